@@ -1,0 +1,112 @@
+"""The `medmllm` command: one typed function per subcommand (typer builds the flags from the types).
+
+Every user-facing failure (a bad file, record, config key) is printed as one line naming it,
+with a non-zero exit; set MEDMLLM_DEBUG=1 to see the traceback instead.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import MedMLLMError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Build, train, evaluate and chat with medical multimodal LLMs.")
+
+
+@app.command()
+def synth(out: Annotated[Path, typer.Option(help="Folder to write the data set into.")],
+          modalities: Annotated[str, typer.Option(help="Comma-separated: xray, ct, ecg.")] = "xray,ct,ecg",
+          n: Annotated[int, typer.Option(help="Cases per modality.")] = 200,
+          seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0) -> None:
+    """Write MedSynth, the built-in synthetic data set (PNG+DICOM X-rays, NIfTI CT, WFDB ECG, JSONL manifests)."""
+    from .data.synth import synthesize
+
+    paths = synthesize(out, [m.strip() for m in modalities.split(",") if m.strip()], n=n, seed=seed, progress=True)
+    print(f"wrote {len(paths)} manifests to {out}")
+
+
+@app.command()
+def train(config: Annotated[Path, typer.Argument(help="YAML run config.")],
+          overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. train.max_steps=10")] = None,
+          resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in train.output_dir.")] = False) -> None:
+    """Train one stage (`train.stage`: align or sft) from a YAML config."""
+    from .config import load_config
+    from .recipes import run
+
+    cfg = load_config(config, overrides or [])
+    metrics = run(cfg, resume=resume)
+    print(f"train loss {metrics.get('train_loss', float('nan')):.4f} in {metrics.get('train_runtime', 0):.1f} s")
+
+
+@app.command()
+def chat(question: Annotated[str, typer.Argument(help="The question; placeholders are added when missing.")],
+         model: Annotated[Path, typer.Option(help="A saved model folder.")],
+         image: Annotated[Optional[list[Path]], typer.Option(help="PNG/JPEG/DICOM image (repeatable).")] = None,
+         volume: Annotated[Optional[list[Path]], typer.Option(help="NIfTI/.npy/DICOM volume (repeatable).")] = None,
+         ecg: Annotated[Optional[list[Path]], typer.Option(help="WFDB record (repeatable).")] = None,
+         max_new_tokens: Annotated[int, typer.Option(help="Longest answer in tokens.")] = 192) -> None:
+    """Ask a trained model a question about an image, a volume or an ECG."""
+    from .engine import load
+
+    print(load(model).chat(question, image=image or None, volume=volume or None, ecg=ecg or None,
+                           max_new_tokens=max_new_tokens))
+
+
+@app.command("eval")
+def eval_(model: Annotated[Path, typer.Option(help="A saved model folder.")],
+          data: Annotated[list[Path], typer.Option(help="Manifest(s) to evaluate (repeatable).")],
+          out: Annotated[Optional[Path], typer.Option(help="Output folder (default: <model>/eval).")] = None,
+          blank: Annotated[bool, typer.Option(help="Also score with blank inputs (image-reliance check).")] = True,
+          batch_size: Annotated[int, typer.Option(help="Generation batch size.")] = 32,
+          limit: Annotated[Optional[int], typer.Option(help="At most this many records per manifest.")] = None,
+          on_error: Annotated[str, typer.Option(help="fail or skip bad records.")] = "fail") -> None:
+    """Score a model on manifests: closed accuracy, open recall, BLEU-4/ROUGE-L, real vs blank inputs."""
+    from .engine import load
+    from .eval.evaluate import evaluate
+
+    if on_error not in ("fail", "skip"):
+        raise MedMLLMError(f"--on-error: {on_error!r} is not one of fail, skip")
+    results = evaluate(load(model), data, out or model / "eval", blank=blank, batch_size=batch_size, limit=limit,
+                       on_error=on_error, model_name=str(model))
+    print((Path(out or model / "eval") / "results.md").read_text())
+    if results["skipped_records"]:
+        print(f"skipped {results['skipped_records']} bad record(s)")
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option(help="Run folder.")] = Path("runs/demo"),
+         quick: Annotated[bool, typer.Option("--quick", help="A smaller run (about 2 minutes) for tests.")] = False) -> None:
+    """synth -> align -> sft -> eval -> sample answers, on MedSynth chest X-rays with a tiny model."""
+    from .demo import run_demo
+
+    run_demo(out, quick=quick)
+
+
+def main() -> None:
+    import click
+
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.exceptions.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except MedMLLMError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as e:  # never a traceback for the user; MEDMLLM_DEBUG=1 shows it
+        if os.environ.get("MEDMLLM_DEBUG"):
+            raise
+        msg = str(e).strip().splitlines()
+        print(f"error: {type(e).__name__}: {msg[-1] if msg else ''}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""Typed run configuration: one dataclass per section, a docstring per field.
+
+YAML files hold values only; `load_config(path, overrides)` reads one into `RunConfig`,
+applies `a.b.c=value` overrides (values parsed as YAML scalars), and checks every key and
+type, so a typo fails with the key's dotted name instead of being silently ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import MedMLLMError
+
+
+@dataclass
+class EncoderSpec:
+    name: str = "hf_vision"
+    """Registry name of the encoder: `hf_vision` (2D image), `vit3d` (CT/MRI volume), `vit1d` (ECG)."""
+    pretrained: str | None = None
+    """Hub id or local folder of pretrained weights (`hf_vision` only); None builds from `params`."""
+    params: dict = field(default_factory=dict)
+    """Constructor parameters; for `hf_vision` a tiny HF config under `config` (with `model_type`)."""
+
+
+@dataclass
+class ConnectorSpec:
+    name: str = "mlp2x_gelu"
+    """Registry name: `linear`, `mlp2x_gelu`, `resampler` (perceiver) or `pool`."""
+    params: dict = field(default_factory=dict)
+    """Constructor parameters, e.g. `num_tokens` (M) for `resampler` and `pool`."""
+
+
+@dataclass
+class LLMSpec:
+    pretrained: str | None = None
+    """Hub id or local folder of a causal LM (and its tokenizer); None builds a tiny one from `config`."""
+    config: dict = field(default_factory=dict)
+    """Tiny LLM config (with `model_type`, e.g. llama or qwen2) used when `pretrained` is None."""
+    tokenizer_vocab: int = 2048
+    """Vocabulary size for the tokenizer trained on the training texts when there is no pretrained LLM."""
+
+
+@dataclass
+class PreprocessConfig:
+    image_mean: list[float] | None = None
+    """Per-channel mean for image normalisation; None takes the pretrained processor's or 0.5."""
+    image_std: list[float] | None = None
+    """Per-channel std for image normalisation; None takes the pretrained processor's or 0.5."""
+    hu_window: list[float] = field(default_factory=lambda: [-160.0, 240.0])
+    """CT window [low, high] in Hounsfield units mapped to [0, 1] (default: abdomen soft tissue)."""
+    ecg_rate: int = 500
+    """ECG sampling rate in Hz that signals are resampled to."""
+    ecg_scale: float = 1.0
+    """ECG amplitudes (mV) are divided by this before the encoder."""
+
+
+@dataclass
+class ModelConfig:
+    llm: LLMSpec = field(default_factory=LLMSpec)
+    """The decoder LLM."""
+    encoders: dict[str, EncoderSpec] = field(default_factory=dict)
+    """Modality (`image`, `volume`, `ecg`) -> encoder."""
+    connectors: dict[str, ConnectorSpec] = field(default_factory=dict)
+    """Modality -> connector; a modality without one gets `mlp2x_gelu`."""
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    """Input preprocessing; saved with the model so inputs always match the weights."""
+
+
+@dataclass
+class DataConfig:
+    train: list[str] = field(default_factory=list)
+    """JSONL manifests to train on (LLaVA `conversations` format)."""
+    eval: list[str] = field(default_factory=list)
+    """JSONL manifests for the loss on held-out data during training (optional)."""
+    max_length: int = 512
+    """Longest token sequence; longer samples are cut (never inside an input's placeholder tokens)."""
+    on_error: Literal["fail", "skip"] = "fail"
+    """What a bad record does: stop with its location (`fail`), or be counted and skipped (`skip`)."""
+    num_workers: int = 0
+    """DataLoader worker processes decoding files (0: in the training process)."""
+
+
+@dataclass
+class TrainConfig:
+    stage: Literal["align", "sft"] = "sft"
+    """Training stage: `align` (connector on caption/report pairs) or `sft` (instruction tuning)."""
+    init_from: str | None = None
+    """A saved MedMLLM folder to start from (e.g. the align stage's model); None builds from `model`."""
+    output_dir: str = "runs/train"
+    """Run folder: checkpoints, TensorBoard logs, loss curve, and the final model in `model/`."""
+    trainable: dict[str, str] = field(default_factory=dict)
+    """Freeze policy, `frozen` or `full`, for `encoders`, `connectors`, `llm` or one `encoders.<modality>`.
+    Unset parts follow the stage: align trains connectors only, sft connectors and LLM."""
+    learning_rate: float = 1e-4
+    """Peak learning rate (AdamW)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    lr_scheduler: str = "cosine"
+    """transformers scheduler name: cosine, linear, constant, constant_with_warmup, ..."""
+    warmup_ratio: float = 0.03
+    """Fraction of steps spent warming up the learning rate."""
+    epochs: float = 1.0
+    """Passes over the training data (ignored when `max_steps` > 0)."""
+    max_steps: int = -1
+    """Stop after this many optimiser steps (-1: use `epochs`)."""
+    batch_size: int = 8
+    """Samples per device per step."""
+    grad_accum: int = 1
+    """Gradient accumulation steps."""
+    seed: int = 0
+    """Seed for initialisation, shuffling and dropout."""
+    logging_steps: int = 10
+    """Log loss and learning rate every this many steps."""
+    save_steps: int = 500
+    """Checkpoint every this many steps (resumable with `--resume`)."""
+    save_total_limit: int = 2
+    """Keep at most this many checkpoints."""
+    threads: int = 0
+    """torch intra-op threads (0: leave torch's default)."""
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """What to build (ignored when `train.init_from` names a saved model)."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Training data."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """Optimisation and run folder."""
+
+
+# -- loading ----------------------------------------------------------------------------------
+def _check(tp: Any, value: Any, key: str) -> Any:
+    """Convert `value` to the annotated type `tp` or raise naming `key`."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise MedMLLMError(f"config key '{key}': expected a mapping, got {value!r}")
+        return from_dict(tp, value, key)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _check(arg, value, key)
+            except MedMLLMError as e:
+                errors.append(str(e))
+        raise MedMLLMError(errors[0])
+    if origin is Literal:
+        if value not in args:
+            raise MedMLLMError(f"config key '{key}': {value!r} is not one of {', '.join(map(str, args))}")
+        return value
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return [_check(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)] if args else list(value)
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise MedMLLMError(f"config key '{key}': expected a mapping, got {value!r}")
+        return {k: _check(args[1], v, f"{key}.{k}") for k, v in value.items()} if args else dict(value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and not (isinstance(value, tp) and not (tp is int and isinstance(value, bool))):
+        raise MedMLLMError(f"config key '{key}': expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
+    """Build dataclass `cls` from a nested dict, rejecting unknown keys by their dotted name."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        if key not in names:
+            raise MedMLLMError(f"unknown config key '{dotted}'; choose from {', '.join(sorted(names))}")
+        kwargs[key] = _check(hints[key], value, dotted)
+    return cls(**kwargs)
+
+
+def apply_override(data: dict, item: str) -> None:
+    """Set `a.b.c=value` in a nested dict (value parsed as YAML, so `1e-4`, `[1,2]`, `null` work)."""
+    if "=" not in item:
+        raise MedMLLMError(f"override {item!r} is not of the form key=value")
+    key, raw = item.split("=", 1)
+    node = data
+    *parents, leaf = key.strip().split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise MedMLLMError(f"override {item!r}: '{part}' is not a section")
+    node[leaf] = yaml.safe_load(raw) if raw.strip() else ""
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Read a YAML run config (or start from defaults when `path` is None) and apply overrides."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise MedMLLMError(f"{path}: config file not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise MedMLLMError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise MedMLLMError(f"{path}: expected a mapping at the top level")
+    for item in overrides:
+        apply_override(data, item)
+    cfg = from_dict(RunConfig, data)
+    base = path.parent if path is not None else Path.cwd()
+    cfg.data.train = [_resolve(p, base) for p in cfg.data.train]
+    cfg.data.eval = [_resolve(p, base) for p in cfg.data.eval]
+    return cfg
+
+
+def _resolve(p: str, base: Path) -> str:
+    """Manifest paths in a config file are relative to the current folder if they exist there, else to the file."""
+    return p if Path(p).is_absolute() or Path(p).exists() else str(base / p)
+
+
+def to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)

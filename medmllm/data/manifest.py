@@ -1,0 +1,175 @@
+"""JSONL manifests in the LLaVA `conversations` format, read lazily and checked record by record.
+
+A record: `{"id", "image"|"volume"|"ecg": path or [paths], "conversations": [{"from": "human",
+"value": "<image>\\n..."}, {"from": "gpt", "value": "..."}], "meta": {...}}`, paths relative to
+the manifest's folder. Only byte offsets are kept in memory; a record is parsed when it is used.
+Every problem is reported as `manifest.jsonl:LINE: what is wrong`.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from array import array
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import MedMLLMError
+from ..model import MODALITIES, PLACEHOLDERS
+from .processor import MedMLLMProcessor
+
+
+def iter_records(path: str | Path) -> Iterator[tuple[int, int, dict | MedMLLMError]]:
+    """Yield (line number, byte offset, record or the error that line has) for each non-empty line."""
+    path = Path(path)
+    if not path.is_file():
+        raise MedMLLMError(f"{path}: manifest not found")
+    with open(path, "rb") as f:
+        offset = 0
+        for lineno, line in enumerate(f, 1):
+            start, offset = offset, offset + len(line)
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    raise ValueError("not a JSON object")
+                yield lineno, start, rec
+            except ValueError as e:
+                yield lineno, start, MedMLLMError(f"{path}:{lineno}: not valid JSON ({str(e)[:60]})")
+
+
+def record_inputs(rec: dict) -> dict[str, list[str]]:
+    """Modality -> list of file paths (a record may carry one path or a list)."""
+    out = {}
+    for modality in MODALITIES:
+        v = rec.get(modality)
+        if v is not None:
+            out[modality] = [v] if isinstance(v, str) else list(v)
+    return out
+
+
+def check_record(rec: dict, root: Path, modalities: set[str] | None = None, check_files: bool = True) -> str | None:
+    """What is wrong with a record (None if nothing): structure, placeholders, files."""
+    conv = rec.get("conversations")
+    if not isinstance(conv, list) or not conv:
+        return "no 'conversations' list"
+    for i, turn in enumerate(conv):
+        if not isinstance(turn, dict) or not isinstance(turn.get("value", turn.get("content")), str):
+            return f"conversations[{i}] has no text 'value'"
+        want = ("human", "user") if i % 2 == 0 else ("gpt", "assistant")
+        if turn.get("from", turn.get("role")) not in want:
+            return f"conversations[{i}] should be from {want[0]!r} (roles must alternate, human first)"
+        if i % 2 == 1 and not turn.get("value", turn.get("content", "")).strip():
+            return f"conversations[{i}] is an empty answer"
+    if len(conv) % 2:
+        return "conversation ends without an answer"
+    text = "".join(t.get("value", t.get("content", "")) for t in conv)
+    inputs = record_inputs(rec)
+    for modality in MODALITIES:
+        n_ph, n_in = text.count(PLACEHOLDERS[modality]), len(inputs.get(modality, []))
+        if n_ph != n_in:
+            return f"{n_ph} {PLACEHOLDERS[modality]} placeholder(s) but {n_in} {modality} input(s)"
+        if n_in and modalities is not None and modality not in modalities:
+            return f"has {modality} input(s) but the model has no {modality} encoder"
+    if check_files:
+        for paths in inputs.values():
+            for p in paths:
+                full = root / p
+                if not (full.exists() or Path(str(full) + ".hea").exists()):
+                    return f"file '{p}' not found (looked in {root})"
+    return None
+
+
+class ManifestDataset(Dataset):
+    """Map-style dataset over one or more manifests; returns processed samples or None (skipped)."""
+
+    def __init__(self, manifests: list[str | Path], processor: MedMLLMProcessor, max_length: int = 512,
+                 on_error: str = "fail"):
+        self.processor, self.max_length, self.on_error = processor, max_length, on_error
+        self.paths = [Path(m) for m in manifests]
+        self.file_idx, self.offsets, self.lines = array("i"), array("q"), array("i")
+        self.skipped: list[str] = []
+        modalities = set(processor.settings.num_tokens)
+        for k, path in enumerate(self.paths):
+            for lineno, offset, rec in iter_records(path):
+                problem = str(rec) if isinstance(rec, MedMLLMError) else None
+                if problem is None:
+                    why = check_record(rec, path.parent, modalities)
+                    problem = f"{path}:{lineno}: {why}" if why else None
+                if problem:
+                    self._fail(problem)
+                    continue
+                self.file_idx.append(k), self.offsets.append(offset), self.lines.append(lineno)
+        if not self.offsets:
+            raise MedMLLMError(f"{', '.join(map(str, self.paths))}: no usable records")
+
+    def _fail(self, problem: str) -> None:
+        if self.on_error == "fail":
+            raise MedMLLMError(problem)
+        self.skipped.append(problem)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def location(self, i: int) -> str:
+        return f"{self.paths[self.file_idx[i]]}:{self.lines[i]}"
+
+    def record(self, i: int) -> dict:
+        with open(self.paths[self.file_idx[i]], "rb") as f:
+            f.seek(self.offsets[i])
+            return json.loads(f.readline())
+
+    def __getitem__(self, i: int) -> dict | None:
+        rec = self.record(i)
+        root = self.paths[self.file_idx[i]].parent
+        try:
+            return self.process(rec, root)
+        except MedMLLMError as e:
+            self._fail(f"{self.location(i)}: {e}")
+            print(f"skipped {self.location(i)}: {e}", file=sys.stderr)
+            return None
+
+    def process(self, rec: dict, root: Path) -> dict:
+        p = self.processor
+        sample = p.encode(rec["conversations"])
+        if len(sample["input_ids"]) > self.max_length:
+            expected = sum(p.settings.num_tokens[m] * len(v) for m, v in record_inputs(rec).items())
+            cut = sample["input_ids"][: self.max_length]
+            placeholders = {p.tokenizer.convert_tokens_to_ids(ph) for ph in PLACEHOLDERS.values()}
+            if sum(t in placeholders for t in cut) != expected:
+                raise MedMLLMError(f"{len(sample['input_ids'])} tokens exceed data.max_length={self.max_length} "
+                                   "and cutting would split an input's placeholder tokens")
+            sample = {k: v[: self.max_length] for k, v in sample.items()}
+        out = {k: torch.tensor(v) for k, v in sample.items()}
+        for modality, paths in record_inputs(rec).items():
+            out[modality] = torch.stack([p.load(modality, root / path) for path in paths])
+        return out
+
+
+def collate(batch: list[dict | None], pad_id: int, left_pad: bool = False) -> dict[str, torch.Tensor]:
+    """Pad text (right for training, left for generation) and stack each modality's inputs in order."""
+    batch = [b for b in batch if b is not None]
+    if not batch:
+        return {}
+    width = max(len(b["input_ids"]) for b in batch)
+    out: dict[str, torch.Tensor] = {}
+    for key, fill in (("input_ids", pad_id), ("labels", -100)):
+        if key not in batch[0]:
+            continue
+        rows = []
+        for b in batch:
+            pad = torch.full((width - len(b[key]),), fill, dtype=torch.long)
+            rows.append(torch.cat([pad, b[key]] if left_pad else [b[key], pad]))
+        out[key] = torch.stack(rows)
+    mask = [torch.ones(len(b["input_ids"]), dtype=torch.long) for b in batch]
+    out["attention_mask"] = torch.stack([torch.cat([torch.zeros(width - len(m), dtype=torch.long), m] if left_pad
+                                                   else [m, torch.zeros(width - len(m), dtype=torch.long)])
+                                         for m in mask])
+    for modality in MODALITIES:
+        parts = [b[modality] for b in batch if modality in b]
+        if parts:
+            out[modality] = torch.cat(parts)
+    return out

@@ -1,0 +1,181 @@
+"""MedMLLMProcessor: sample dicts -> model tensors, with settings saved beside the weights.
+
+* `load(modality, x)` turns a path or array into the encoder's input tensor: image (C, H, W)
+  resized and normalised; volume (1, D, H, W) windowed from HU and resized; ECG (leads, S)
+  resampled to the model's rate and cropped/padded to S samples.
+* `encode(messages, ...)` renders a conversation with the tokenizer's chat template, expands
+  each `<image>`/`<volume>`/`<ecg>` placeholder to M copies, and returns `input_ids` and
+  `labels` with the loss on assistant tokens only.
+The settings (`processor_config.json`) travel with the model so inputs always match the weights.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from ..errors import MedMLLMError
+from ..model import MODALITIES, PLACEHOLDERS
+from . import io
+from .tokenizer import CHATML_TEMPLATE
+
+IGNORE_INDEX = -100
+ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+
+
+@dataclass
+class ProcessorSettings:
+    """Everything needed to turn files into the tensors a given set of weights expects."""
+
+    num_tokens: dict[str, int] = field(default_factory=dict)  # modality -> M
+    image_size: int = 224
+    image_channels: int = 3
+    image_mean: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
+    image_std: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
+    volume_size: list[int] = field(default_factory=lambda: [32, 64, 64])  # (D, H, W)
+    hu_window: list[float] = field(default_factory=lambda: [-160.0, 240.0])
+    ecg_rate: int = 500
+    ecg_samples: int = 5000
+    ecg_leads: int = 12
+    ecg_scale: float = 1.0
+
+
+class MedMLLMProcessor:
+    config_name = "processor_config.json"
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, settings: ProcessorSettings):
+        self.tokenizer = tokenizer
+        self.settings = settings
+        if tokenizer.chat_template is None:
+            tokenizer.chat_template = CHATML_TEMPLATE
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+
+    # -- persistence ------------------------------------------------------------------------
+    def save_pretrained(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save_pretrained(folder)
+        tmp = folder / f".{self.config_name}.tmp"
+        tmp.write_text(json.dumps(asdict(self.settings), indent=2))
+        os.replace(tmp, folder / self.config_name)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> "MedMLLMProcessor":
+        folder = Path(folder)
+        cfg = folder / cls.config_name
+        if not cfg.is_file():
+            raise MedMLLMError(f"{folder}: not a medmllm model folder (no {cls.config_name})")
+        settings = ProcessorSettings(**json.loads(cfg.read_text()))
+        return cls(AutoTokenizer.from_pretrained(folder), settings)
+
+    # -- inputs -----------------------------------------------------------------------------
+    def load(self, modality: str, x: Any) -> torch.Tensor:
+        """A path or array of `modality` -> the encoder's input tensor for one input."""
+        if modality == "image":
+            arr = io.read_image(x) if isinstance(x, (str, Path)) else _to_unit(np.asarray(x, dtype=np.float32))
+            return self._image(arr)
+        if modality == "volume":
+            arr = io.read_volume(x)[0] if isinstance(x, (str, Path)) else np.asarray(x, dtype=np.float32)
+            return self._volume(arr)
+        if modality == "ecg":
+            if isinstance(x, (str, Path)):
+                arr, rate, _ = io.read_ecg(x)
+            else:
+                arr, rate = np.asarray(x, dtype=np.float32), float(self.settings.ecg_rate)
+            return self._ecg(arr, rate)
+        raise MedMLLMError(f"unknown modality {modality!r}; choose from {', '.join(MODALITIES)}")
+
+    def blank(self, modality: str) -> torch.Tensor:
+        """A blank input (all-black image, air-only volume, flat ECG): for the image-reliance check."""
+        s = self.settings
+        if modality == "image":
+            return self._image(np.zeros((s.image_size, s.image_size), np.float32))
+        if modality == "volume":
+            return self._volume(np.full(s.volume_size, -1000.0, np.float32))
+        return self._ecg(np.zeros((s.ecg_leads, s.ecg_samples), np.float32), float(s.ecg_rate))
+
+    def _image(self, arr: np.ndarray) -> torch.Tensor:
+        s = self.settings
+        t = torch.from_numpy(arr)
+        t = t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)  # (C, H, W)
+        if t.shape[0] != s.image_channels:
+            t = t.mean(0, keepdim=True).expand(s.image_channels, -1, -1)
+        t = F.interpolate(t[None], size=(s.image_size, s.image_size), mode="bilinear", antialias=True,
+                          align_corners=False)[0]
+        mean = torch.tensor(s.image_mean[: s.image_channels]).view(-1, 1, 1)
+        std = torch.tensor(s.image_std[: s.image_channels]).view(-1, 1, 1)
+        return ((t - mean) / std).contiguous()
+
+    def _volume(self, arr: np.ndarray) -> torch.Tensor:
+        lo, hi = self.settings.hu_window
+        t = torch.from_numpy(np.clip((arr - lo) / (hi - lo), 0.0, 1.0).astype(np.float32))
+        t = F.interpolate(t[None, None], size=tuple(self.settings.volume_size), mode="trilinear", align_corners=False)
+        return t[0]  # (1, D, H, W)
+
+    def _ecg(self, arr: np.ndarray, rate: float) -> torch.Tensor:
+        s = self.settings
+        t = torch.from_numpy(arr.astype(np.float32))
+        if t.dim() == 1:
+            t = t[None]
+        if rate != s.ecg_rate:
+            n = max(1, round(t.shape[-1] * s.ecg_rate / rate))
+            t = F.interpolate(t[None], size=n, mode="linear", align_corners=False)[0]
+        t = t[: s.ecg_leads, : s.ecg_samples]
+        t = F.pad(t, (0, s.ecg_samples - t.shape[-1], 0, s.ecg_leads - t.shape[0]))
+        return (t / s.ecg_scale).contiguous()  # (leads, samples)
+
+    # -- text -------------------------------------------------------------------------------
+    def _render(self, messages: list[dict], generation_prompt: bool) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+
+    def _expand(self, text: str) -> str:
+        for modality, ph in PLACEHOLDERS.items():
+            if ph in text:
+                if modality not in self.settings.num_tokens:
+                    raise MedMLLMError(f"text has a {ph} placeholder but the model has no {modality} encoder")
+                text = text.replace(ph, ph * self.settings.num_tokens[modality])
+        return text
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def encode(self, messages: list[dict], generation_prompt: bool = False) -> dict[str, list[int]]:
+        """Messages ({role, content}; LLaVA's {from, value} accepted) -> input_ids and labels.
+
+        Rendered turn by turn so the loss covers exactly the assistant's tokens (and its end token).
+        With `generation_prompt`, the prompt ends with the assistant header (for generation)."""
+        msgs = [{"role": ROLES.get(m.get("role", m.get("from")), m.get("role", m.get("from"))),
+                 "content": self._expand(m.get("content", m.get("value", "")))} for m in messages]
+        ids: list[int] = []
+        labels: list[int] = []
+        done = ""
+        for i, m in enumerate(msgs):
+            if m["role"] != "assistant":
+                continue
+            prompt = self._render(msgs[:i], True)
+            full = self._render(msgs[: i + 1], False)
+            head, answer = self._ids(prompt[len(done):]), self._ids(full[len(prompt):])
+            ids += head + answer
+            labels += [IGNORE_INDEX] * len(head) + answer
+            done = full
+        if generation_prompt or len(done) == 0:
+            tail = self._ids(self._render(msgs, True)[len(done):] if msgs[-1]["role"] != "assistant" else "")
+            ids += tail
+            labels += [IGNORE_INDEX] * len(tail)
+        return {"input_ids": ids, "labels": labels}
+
+    def decode(self, ids: list[int] | torch.Tensor) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+
+
+def _to_unit(arr: np.ndarray) -> np.ndarray:
+    lo, hi = float(arr.min()), float(arr.max())
+    return arr if lo >= 0.0 and hi <= 1.0 else (arr - lo) / max(hi - lo, 1e-6)

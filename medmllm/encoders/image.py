@@ -1,0 +1,72 @@
+"""2D image encoder: any Hugging Face vision backbone (CLIP, SigLIP, ViT, DINOv2, ConvNeXt, ResNet).
+
+Built from a vision config (a tiny one, or the one read from a hub id / local folder by
+`medmllm.build`); pretrained weights are copied in by `load_pretrained`. Transformer
+backbones give (B, T, D) tokens, of which the leading class/register tokens are dropped;
+convolutional backbones give (B, C, h, w) maps, flattened to (B, h*w, C).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel
+
+from . import ENCODERS
+
+
+def vision_config(config: dict):
+    """A transformers config for the vision tower; a full CLIP/SigLIP config gives its vision part."""
+    cfg = AutoConfig.for_model(**config)
+    return getattr(cfg, "vision_config", None) or cfg
+
+
+@ENCODERS.register("hf_vision")
+class HFVisionEncoder(nn.Module):
+    """Wraps `AutoModel.from_config(vision_config)`; features from the last hidden layer."""
+
+    modality = "image"
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.vision_config = vision_config(config)
+        self.model = AutoModel.from_config(self.vision_config)
+        size = getattr(self.vision_config, "image_size", None)
+        patch = getattr(self.vision_config, "patch_size", None)
+        if size and patch:  # transformer: a grid of patches
+            self.grid = (size // patch) ** 2
+            self._out_dim = self.vision_config.hidden_size
+        else:  # convnet: infer the grid with one dry run at config time
+            self.grid, self._out_dim = self._probe()
+
+    def _probe(self) -> tuple[int, int]:
+        size = getattr(self.vision_config, "image_size", 224)
+        with torch.no_grad():
+            x = torch.zeros(1, self.vision_config.num_channels, size, size)
+            out = self.model(pixel_values=x).last_hidden_state
+        return out.shape[-1] * out.shape[-2], out.shape[1]
+
+    @property
+    def out_dim(self) -> int:
+        return self._out_dim
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid
+
+    def load_pretrained(self, model: nn.Module) -> None:
+        """Copy weights from a loaded HF model (the vision tower of a CLIP/SigLIP model too)."""
+        source = getattr(model, "vision_model", model) if hasattr(model.config, "vision_config") else model
+        target = getattr(self.model, "vision_model", self.model) if source is not model else self.model
+        target.load_state_dict(source.state_dict())
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        out = self.model(pixel_values=pixel_values)  # (B, C, H, W) -> ...
+        hidden = out.last_hidden_state  # (B, T, D) or (B, C, h, w)
+        if hidden.dim() == 4:
+            hidden = hidden.flatten(2).transpose(1, 2)  # (B, h*w, C)
+        hidden = hidden[:, hidden.shape[1] - self.grid :]  # (B, N, D): class/register tokens dropped
+        pooled = getattr(out, "pooler_output", None)
+        if pooled is not None and self.training:
+            # the pooling head is unused by the LLM; touch it so DDP sees every parameter used
+            hidden = hidden + 0.0 * pooled.sum()  # (B, N, D)
+        return hidden

@@ -1,0 +1,1 @@
+"""Evaluation: registered metrics (`metrics`) and the manifest evaluator with the blank-input check (`evaluate`)."""
