@@ -89,6 +89,10 @@ def demo(out: Annotated[Path, typer.Option(help="Run folder.")] = Path("runs/dem
 
 def main() -> None:
     import click
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
     try:
         app(standalone_mode=False)

@@ -167,6 +167,11 @@ def _check(tp: Any, value: Any, key: str) -> Any:
         return {k: _check(args[1], v, f"{key}.{k}") for k, v in value.items()} if args else dict(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp in (int, float) and isinstance(value, str):  # YAML reads `1e-4` (no dot) as a string
+        try:
+            return tp(value)
+        except ValueError:
+            pass
     if tp in (int, float, str, bool) and not (isinstance(value, tp) and not (tp is int and isinstance(value, bool))):
         raise MedMLLMError(f"config key '{key}': expected {tp.__name__}, got {value!r}")
     return value

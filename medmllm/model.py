@@ -13,7 +13,8 @@ Design (after torchtune's EarlyFusionModel and transformers' modeling_llava):
   the error names both counts.
 * No chat-template logic lives here: the processor expands each placeholder to M ids.
 * It is a `PreTrainedModel` with `GenerationMixin`: safetensors save/load, `generate()` with
-  the KV cache (modality inputs are used only in the prefill step), peft-compatible.
+  the KV cache (modality inputs are used only in the prefill step; placeholder ids are never
+  generated), peft-compatible.
 * Under DDP every trainable parameter must take part in each step: a trainable branch whose
   modality is absent from the batch adds 0 * its parameters to the embeddings.
 * Sub-module builders are registries (`ENCODERS`, `CONNECTORS`); the config stores each
@@ -72,6 +73,8 @@ class MedMLLM(PreTrainedModel, GenerationMixin):
         self.connectors = nn.ModuleDict(connectors)
         self.llm = AutoModelForCausalLM.from_config(config.text_config)
         self.post_init()
+        if self.generation_config is not None and config.placeholder_ids:  # never generate a placeholder
+            self.generation_config.suppress_tokens = sorted(set(config.placeholder_ids.values()))
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)

@@ -32,7 +32,7 @@ class HFVisionEncoder(nn.Module):
         self.model = AutoModel.from_config(self.vision_config)
         size = getattr(self.vision_config, "image_size", None)
         patch = getattr(self.vision_config, "patch_size", None)
-        if size and patch:  # transformer: a grid of patches
+        if size and patch and hasattr(self.vision_config, "hidden_size"):  # transformer: a grid of patches
             self.grid = (size // patch) ** 2
             self._out_dim = self.vision_config.hidden_size
         else:  # convnet: infer the grid with one dry run at config time
