@@ -26,7 +26,11 @@ def synth(out: Annotated[Path, typer.Option(help="Folder to write the data set i
     """Write MedSynth, the built-in synthetic data set (PNG+DICOM X-rays, NIfTI CT, WFDB ECG, JSONL manifests)."""
     from .data.synth import synthesize
 
-    paths = synthesize(out, [m.strip() for m in modalities.split(",") if m.strip()], n=n, seed=seed, progress=True)
+    try:
+        paths = synthesize(out, [m.strip() for m in modalities.split(",") if m.strip()], n=n, seed=seed,
+                           progress=True)
+    except ValueError as e:
+        raise MedMLLMError(str(e)) from None
     print(f"wrote {len(paths)} manifests to {out}")
 
 

@@ -84,6 +84,9 @@ class DataConfig:
     """What a bad record does: stop with its location (`fail`), or be counted and skipped (`skip`)."""
     num_workers: int = 0
     """DataLoader worker processes decoding files (0: in the training process)."""
+    pack_turns: int = 1
+    """Merge up to this many single-turn records with the same inputs (several questions about one
+    image) into one multi-turn sample, so the image is encoded once for all of them (1: off)."""
 
 
 @dataclass

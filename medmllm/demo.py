@@ -29,7 +29,7 @@ class DemoSize:
     """Records per test manifest evaluated (None: all)."""
 
 
-FULL = DemoSize(cases=2000, align_epochs=2, sft_epochs=2, eval_limit=None)
+FULL = DemoSize(cases=2000, align_epochs=2, sft_epochs=3, eval_limit=None)
 QUICK = DemoSize(cases=160, align_epochs=1, sft_epochs=1, eval_limit=24)
 
 
@@ -43,15 +43,15 @@ def run_demo(out: str | Path, quick: bool = False) -> dict:
     print(f"[1/5] MedSynth: {size.cases} chest X-ray cases -> {data}")
     synthesize(data, ["xray"], n=size.cases, seed=0, progress=True)
 
-    print("[2/5] align: reports, tiny SigLIP-style encoder + MLP connector + tiny Llama, from scratch")
+    print("[2/5] align: reports; a tiny ResNet encoder + MLP connector + tiny Llama, from scratch")
     align = load_config(CONFIGS / "demo_align.yaml")
     align.data.train = [str(data / "xray_report_train.jsonl")]
     align.train.output_dir, align.train.epochs = str(out / "align"), size.align_epochs
     run(align)
 
-    print("[3/5] sft: closed/open questions and worked reasoning")
+    print("[3/5] sft: closed/open questions, worked reasoning and reports")
     sft = load_config(CONFIGS / "demo_sft.yaml")
-    sft.data.train = [str(data / "xray_vqa_train.jsonl"), str(data / "xray_reason_train.jsonl")]
+    sft.data.train = [str(data / f"xray_{task}_train.jsonl") for task in ("vqa", "reason", "report")]
     sft.train.init_from, sft.train.output_dir = str(out / "align" / "model"), str(out / "sft")
     sft.train.epochs = size.sft_epochs
     run(sft)

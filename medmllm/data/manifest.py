@@ -87,7 +87,7 @@ class ManifestDataset(Dataset):
     """Map-style dataset over one or more manifests; returns processed samples or None (skipped)."""
 
     def __init__(self, manifests: list[str | Path], processor: MedMLLMProcessor, max_length: int = 512,
-                 on_error: str = "fail"):
+                 on_error: str = "fail", pack_turns: int = 1):
         self.processor, self.max_length, self.on_error = processor, max_length, on_error
         self.paths = [Path(m) for m in manifests]
         self.file_idx, self.offsets, self.lines = array("i"), array("q"), array("i")
@@ -105,6 +105,15 @@ class ManifestDataset(Dataset):
                 self.file_idx.append(k), self.offsets.append(offset), self.lines.append(lineno)
         if not self.offsets:
             raise MedMLLMError(f"{', '.join(map(str, self.paths))}: no usable records")
+        self.groups = self._pack(pack_turns) if pack_turns > 1 else None
+
+    def _pack(self, size: int) -> list[list[int]]:
+        """Indices of records sharing the same manifest and inputs, in chunks of at most `size`."""
+        by_inputs: dict[tuple, list[int]] = {}
+        for i in range(len(self.offsets)):
+            key = (self.file_idx[i], json.dumps(record_inputs(self.record(i)), sort_keys=True))
+            by_inputs.setdefault(key, []).append(i)
+        return [idx[k:k + size] for idx in by_inputs.values() for k in range(0, len(idx), size)]
 
     def _fail(self, problem: str) -> None:
         if self.on_error == "fail":
@@ -112,7 +121,7 @@ class ManifestDataset(Dataset):
         self.skipped.append(problem)
 
     def __len__(self) -> int:
-        return len(self.offsets)
+        return len(self.groups) if self.groups is not None else len(self.offsets)
 
     def location(self, i: int) -> str:
         return f"{self.paths[self.file_idx[i]]}:{self.lines[i]}"
@@ -123,7 +132,10 @@ class ManifestDataset(Dataset):
             return json.loads(f.readline())
 
     def __getitem__(self, i: int) -> dict | None:
-        rec = self.record(i)
+        if self.groups is not None:
+            i, rec = self.groups[i][0], merge_turns([self.record(j) for j in self.groups[i]])
+        else:
+            rec = self.record(i)
         root = self.paths[self.file_idx[i]].parent
         try:
             return self.process(rec, root)
@@ -147,6 +159,19 @@ class ManifestDataset(Dataset):
         for modality, paths in record_inputs(rec).items():
             out[modality] = torch.stack([p.load(modality, root / path) for path in paths])
         return out
+
+
+def merge_turns(records: list[dict]) -> dict:
+    """One multi-turn record from single-turn records about the same inputs (placeholders kept once)."""
+    first = records[0]
+    conv = list(first["conversations"])
+    for rec in records[1:]:
+        turns = [dict(t) for t in rec["conversations"]]
+        for t in turns:
+            for ph in PLACEHOLDERS.values():
+                t["value"] = t["value"].replace(ph + "\n", "").replace(ph, "")
+        conv += turns
+    return {**first, "conversations": conv}
 
 
 def collate(batch: list[dict | None], pad_id: int, left_pad: bool = False) -> dict[str, torch.Tensor]:

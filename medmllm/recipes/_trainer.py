@@ -54,9 +54,8 @@ def build(cfg: RunConfig, default_policy: dict[str, str]):
         model, processor = engine.model, engine.processor
     else:
         model, processor = build_model(cfg.model, training_texts(cfg.data.train))
-    data = {"train": ManifestDataset(cfg.data.train, processor, cfg.data.max_length, cfg.data.on_error)}
-    if cfg.data.eval:
-        data["eval"] = ManifestDataset(cfg.data.eval, processor, cfg.data.max_length, cfg.data.on_error)
+    data = {split: ManifestDataset(paths, processor, cfg.data.max_length, cfg.data.on_error, cfg.data.pack_turns)
+            for split, paths in (("train", cfg.data.train), ("eval", cfg.data.eval)) if paths}
     for split, ds in data.items():
         if ds.skipped:
             print(f"{split}: skipped {len(ds.skipped)} bad record(s); first: {ds.skipped[0]}")
