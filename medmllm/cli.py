@@ -106,14 +106,22 @@ def main() -> None:
         e.show()
         sys.exit(e.exit_code)
     except MedMLLMError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(e), 2)
     except Exception as e:  # never a traceback for the user; MEDMLLM_DEBUG=1 shows it
         if os.environ.get("MEDMLLM_DEBUG"):
             raise
         msg = str(e).strip().splitlines()
-        print(f"error: {type(e).__name__}: {msg[-1] if msg else ''}", file=sys.stderr)
-        sys.exit(1)
+        _fail(f"{type(e).__name__}: {msg[-1] if msg else ''}", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    """Close any open progress bar first, so the error is the last line the user sees."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", [])):
+        bar.close()
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

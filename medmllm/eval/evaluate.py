@@ -25,7 +25,10 @@ from ..errors import MedMLLMError
 from .metrics import CONVENTIONS, METRICS
 
 METRICS_BY_TYPE = {"CLOSED": ["closed_accuracy"], "OPEN": ["open_recall"], "REPORT": ["bleu4", "rougeL"]}
-MAX_NEW_TOKENS = {"CLOSED": 8, "OPEN": 16, "REPORT": 192}
+def max_new_tokens(items: list[dict], tokenizer) -> int:
+    """Room for the longest reference of the batch, plus half again (worked reasoning is long)."""
+    longest = max(len(tokenizer(it["ref"], add_special_tokens=False)["input_ids"]) for it in items)
+    return min(512, int(longest * 1.5) + 8)
 
 
 def load_items(manifest: Path, engine: Engine, limit: int | None, on_error: str) -> tuple[list[dict], list[str]]:
@@ -71,7 +74,7 @@ def answer(engine: Engine, items: list[dict], blank: bool, batch_size: int, desc
                 except MedMLLMError as e:
                     raise MedMLLMError(f"{it['where']}: {e}") from None
                 samples.append(s)
-            for it, text in zip(batch, engine.generate(samples, max_new_tokens=MAX_NEW_TOKENS.get(kind, 64))):
+            for it, text in zip(batch, engine.generate(samples, max_new_tokens(batch, p.tokenizer))):
                 it[key] = text
 
 

@@ -104,7 +104,7 @@ def _sample_geometry(rng: np.random.Generator, ctr_target: float) -> tuple[dict[
         "cx": cx, "apex_y": apex_y, "base_y_right": apex_y + lung_h, "base_y_left": apex_y + lung_h + 6.0,
         "thorax_px": thorax_px, "heart_px": heart_px, "med_hw": float(rng.uniform(12, 16)),
         "heart_cx": cx + 0.18 * heart_px, "heart_cy": apex_y + 0.74 * (lung_h + 6.0),
-        "ptx_a": float(rng.uniform(0.6, 0.7)), "ptx_b": float(rng.uniform(0.64, 0.76)),
+        "ptx_a": float(rng.uniform(0.45, 0.6)), "ptx_b": float(rng.uniform(0.55, 0.7)),
         "eff_level": float(rng.uniform(0.64, 0.74)), "eff_climb": float(rng.uniform(0.12, 0.2)),
     }
     return {k: round(v, 3) for k, v in g.items()}, thorax_cm, heart_cm
@@ -232,7 +232,7 @@ def _draw_lung(img: np.ndarray, f: Findings, side: str, texture: np.ndarray) -> 
     value = 0.18 + 0.05 * texture + 0.12 * hilum + 0.04 * v
     if f["pneumothorax_side"] == side:
         r = ptx_r(u, v, g)
-        value = np.where(r > 1.0, 0.05, value + 0.04)
+        value = np.where(r > 1.0, 0.03, value + 0.08)  # air without markings; the collapsed lung is denser
         value = np.where((r >= 1.0) & (r < 1.025), 0.5, value)
     img[lung] = value[lung]
     if f["effusion_side"] == side:
