@@ -75,7 +75,7 @@ def _read_dicom_image(path: Path) -> np.ndarray:
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
     ds, pixels = _dicom_pixels(path)
-    if getattr(ds, "NumberOfFrames", 1) and int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
+    if int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
         pixels = pixels[len(pixels) // 2]  # a multi-frame file as a 2D image: its middle frame
     if getattr(ds, "PhotometricInterpretation", "").startswith(("RGB", "YBR")):
         return _unit_range(pixels.astype(np.float32))
