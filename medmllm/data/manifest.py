@@ -93,6 +93,7 @@ class ManifestDataset(Dataset):
         self.file_idx, self.offsets, self.lines = array("i"), array("q"), array("i")
         self.skipped: list[str] = []
         modalities = set(processor.settings.num_tokens)
+        by_inputs: dict[tuple, list[int]] = {}
         for k, path in enumerate(self.paths):
             for lineno, offset, rec in iter_records(path):
                 problem = str(rec) if isinstance(rec, MedMLLMError) else None
@@ -102,18 +103,15 @@ class ManifestDataset(Dataset):
                 if problem:
                     self._fail(problem)
                     continue
+                if pack_turns > 1:  # records sharing a manifest and inputs, grouped in this same pass
+                    key = (k, json.dumps(record_inputs(rec), sort_keys=True))
+                    by_inputs.setdefault(key, []).append(len(self.offsets))
                 self.file_idx.append(k), self.offsets.append(offset), self.lines.append(lineno)
         if not self.offsets:
             raise MedMLLMError(f"{', '.join(map(str, self.paths))}: no usable records")
-        self.groups = self._pack(pack_turns) if pack_turns > 1 else None
-
-    def _pack(self, size: int) -> list[list[int]]:
-        """Indices of records sharing the same manifest and inputs, in chunks of at most `size`."""
-        by_inputs: dict[tuple, list[int]] = {}
-        for i in range(len(self.offsets)):
-            key = (self.file_idx[i], json.dumps(record_inputs(self.record(i)), sort_keys=True))
-            by_inputs.setdefault(key, []).append(i)
-        return [idx[k:k + size] for idx in by_inputs.values() for k in range(0, len(idx), size)]
+        # with packing, item i is up to `pack_turns` records about the same inputs
+        self.groups = [idx[j:j + pack_turns] for idx in by_inputs.values()
+                       for j in range(0, len(idx), pack_turns)] if pack_turns > 1 else None
 
     def _fail(self, problem: str) -> None:
         if self.on_error == "fail":

@@ -25,6 +25,8 @@ from ..errors import MedMLLMError
 from .metrics import CONVENTIONS, METRICS
 
 METRICS_BY_TYPE = {"CLOSED": ["closed_accuracy"], "OPEN": ["open_recall"], "REPORT": ["bleu4", "rougeL"]}
+
+
 def max_new_tokens(items: list[dict], tokenizer) -> int:
     """Room for the longest reference of the batch, plus half again (worked reasoning is long)."""
     longest = max(len(tokenizer(it["ref"], add_special_tokens=False)["input_ids"]) for it in items)
