@@ -15,6 +15,7 @@ from transformers.utils import cached_file
 from .config import ModelConfig
 from .connectors import CONNECTORS
 from .data.processor import MedMLLMProcessor, ProcessorSettings
+from .data.io import WINDOW_PRESETS
 from .data.tokenizer import train_tokenizer
 from .encoders import ENCODERS
 from .errors import MedMLLMError
@@ -81,8 +82,12 @@ def build_model(cfg: ModelConfig, texts: Iterable[str] = ()) -> tuple[MedMLLM, M
 
 def processor_settings(model: MedMLLM, cfg: ModelConfig) -> ProcessorSettings:
     """Read the input geometry off the encoders; normalisation from the config or the pretrained processor."""
+    if cfg.preprocess.image_window is not None and cfg.preprocess.image_window.lower() not in WINDOW_PRESETS:
+        raise MedMLLMError(f"model.preprocess.image_window: unknown window {cfg.preprocess.image_window!r}; "
+                           f"choose from {', '.join(WINDOW_PRESETS)}")
     s = ProcessorSettings(num_tokens={m: model.num_tokens(m) for m in model.encoders},
                           hu_window=list(cfg.preprocess.hu_window), ecg_rate=cfg.preprocess.ecg_rate,
+                          image_window=cfg.preprocess.image_window, volume_spacing=cfg.preprocess.volume_spacing,
                           ecg_scale=cfg.preprocess.ecg_scale)
     if "image" in model.encoders:
         vc = model.encoders["image"].vision_config

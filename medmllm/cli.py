@@ -16,6 +16,8 @@ from .errors import MedMLLMError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Build, train, evaluate and chat with medical multimodal LLMs.")
+data_app = typer.Typer(no_args_is_help=True, help="Inspect, validate and convert medical data.")
+app.add_typer(data_app, name="data")
 
 
 @app.command()
@@ -37,12 +39,13 @@ def synth(out: Annotated[Path, typer.Option(help="Folder to write the data set i
 @app.command()
 def train(config: Annotated[Path, typer.Argument(help="YAML run config.")],
           overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. train.max_steps=10")] = None,
-          resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in train.output_dir.")] = False) -> None:
+          resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in train.output_dir.")] = False,
+          on_error: Annotated[Optional[str], typer.Option(help="fail or skip bad records (sets data.on_error).")] = None) -> None:
     """Train one stage (`train.stage`: align or sft) from a YAML config."""
     from .config import load_config
     from .recipes import run
 
-    cfg = load_config(config, overrides or [])
+    cfg = load_config(config, (overrides or []) + ([f"data.on_error={on_error}"] if on_error else []))
     metrics = run(cfg, resume=resume)
     print(f"train loss {metrics.get('train_loss', float('nan')):.4f} in {metrics.get('train_runtime', 0):.1f} s")
 
@@ -89,6 +92,57 @@ def demo(out: Annotated[Path, typer.Option(help="Run folder.")] = Path("runs/dem
     from .demo import run_demo
 
     run_demo(out, quick=quick)
+
+
+@data_app.command("inspect")
+def data_inspect(file: Annotated[Path, typer.Argument(help="An image, DICOM file or series folder, NIfTI, .npy or WFDB record.")],
+                 json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """Print what a file holds, as read: kind, shape, stored dtype, spacing or rate, value range
+    (after the modality LUT, before windowing), modality, window, DICOM transfer syntax."""
+    import json
+
+    from .data import io
+
+    info = {"path": str(file), **io.load(file).summary()}
+    if json_:
+        print(json.dumps(info))
+        return
+    for key, value in info.items():
+        if key != "affine":
+            print(f"{key:>16}: {value}")
+
+
+@data_app.command("validate")
+def data_validate(manifests: Annotated[list[Path], typer.Argument(help="JSONL manifest(s).")],
+                  decode: Annotated[bool, typer.Option(help="Also decode every referenced file (slower).")] = True,
+                  json_: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False) -> None:
+    """Check every record (JSON, roles, answers, placeholders vs inputs, files exist and decode): one
+    line per bad record, then a summary; exit 1 when any record is bad."""
+    import json
+
+    from .data.validate import validate
+
+    stats = validate(manifests, decode=decode)
+    if stats["records"] == 0:
+        raise MedMLLMError(f"{', '.join(map(str, manifests))}: no records")
+    if json_:
+        print(json.dumps(stats))
+    else:
+        inputs = ", ".join(f"{n:,} {m}" for m, n in stats["inputs"].items()) or "no inputs"
+        print(f"{stats['records']:,} records: {stats['ok']:,} ok, {stats['bad']:,} bad ({inputs}"
+              f"{', decoded' if decode else ', not decoded'})")
+    if stats["bad"]:
+        sys.exit(1)
+
+
+# subcommands that live in their own packages: one registration line each
+# (the command functions import their heavy dependencies lazily).
+from .data.formats.command import convert  # noqa: E402
+from .deid.command import deid, deid_text  # noqa: E402
+
+data_app.command("convert")(convert)
+app.command()(deid)
+app.command("deid-text")(deid_text)
 
 
 def main() -> None:

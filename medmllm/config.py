@@ -52,6 +52,11 @@ class PreprocessConfig:
     """Per-channel mean for image normalisation; None takes the pretrained processor's or 0.5."""
     image_std: list[float] | None = None
     """Per-channel std for image normalisation; None takes the pretrained processor's or 0.5."""
+    image_window: str | None = None
+    """DICOM images: a named window (lung, mediastinum, bone, brain, abdomen, liver, stroke); None uses
+    the file's own VOI LUT / WindowCenter-Width, or its full range."""
+    volume_spacing: list[float] | None = None
+    """Resample volumes to this spacing in mm (slice, row, column) before resizing; None keeps theirs."""
     hu_window: list[float] = field(default_factory=lambda: [-160.0, 240.0])
     """CT window [low, high] in Hounsfield units mapped to [0, 1] (default: abdomen soft tissue)."""
     ecg_rate: int = 500

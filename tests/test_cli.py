@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import tiny_model_dict
+from tiny import tiny_model_dict
 
 
 def medmllm(*args, cwd=None):
@@ -67,7 +67,7 @@ def test_question_without_placeholder(bad_setup):
 def test_corrupt_png(bad_setup):
     tmp, make = bad_setup
     cfg = make([rec("corrupt.png"), rec("corrupt.png")])
-    _one_line_error(medmllm("train", cfg), "corrupt.png", "not a readable image")
+    _one_line_error(medmllm("train", cfg), "corrupt.png", "unrecognised file content (looks like text)")
 
 
 def test_unknown_encoder_name(bad_setup):

@@ -1,8 +1,9 @@
 """MedMLLMProcessor: sample dicts -> model tensors, with settings saved beside the weights.
 
-* `load(modality, x)` turns a path or array into the encoder's input tensor: image (C, H, W)
-  resized and normalised; volume (1, D, H, W) windowed from HU and resized; ECG (leads, S)
-  resampled to the model's rate and cropped/padded to S samples.
+* `load(modality, x)` turns a path or array into the encoder's input tensor through the
+  modality's transform list (`transforms(modality)`, see `data/transforms.py`): image (C, H, W)
+  windowed, resized and normalised; volume (1, D, H, W) windowed from HU and resized; ECG
+  (leads, S) resampled to the model's rate, leads in standard order, cropped/padded to S samples.
 * `encode(messages, ...)` renders a conversation with the tokenizer's chat template, expands
   each `<image>`/`<volume>`/`<ecg>` placeholder to M copies, and returns `input_ids` and
   `labels` with the loss on assistant tokens only.
@@ -18,12 +19,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ..errors import MedMLLMError
 from ..model import MODALITIES, PLACEHOLDERS
-from . import io
+from .transforms import pipeline
 from .tokenizer import CHATML_TEMPLATE
 
 IGNORE_INDEX = -100
@@ -40,7 +40,9 @@ class ProcessorSettings:
     image_mean: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
     image_std: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
     volume_size: list[int] = field(default_factory=lambda: [32, 64, 64])  # (D, H, W)
+    image_window: str | None = None  # DICOM images: a preset (lung, bone, ...); None = the file's own window
     hu_window: list[float] = field(default_factory=lambda: [-160.0, 240.0])
+    volume_spacing: list[float] | None = None  # resample volumes to this spacing (mm, D/H/W) before resizing
     ecg_rate: int = 500
     ecg_samples: int = 5000
     ecg_leads: int = 12
@@ -53,6 +55,7 @@ class MedMLLMProcessor:
     def __init__(self, tokenizer: PreTrainedTokenizerBase, settings: ProcessorSettings):
         self.tokenizer = tokenizer
         self.settings = settings
+        self._transforms: dict[str, list] = {}
         if tokenizer.chat_template is None:
             tokenizer.chat_template = CHATML_TEMPLATE
         if tokenizer.pad_token_id is None:
@@ -77,60 +80,31 @@ class MedMLLMProcessor:
         return cls(AutoTokenizer.from_pretrained(folder), settings)
 
     # -- inputs -----------------------------------------------------------------------------
+    def transforms(self, modality: str) -> list:
+        """The modality's preprocessing as a list of dict transforms (see `data/transforms.py`);
+        built from the settings on first use; edit the list to add steps."""
+        if modality not in MODALITIES:
+            raise MedMLLMError(f"unknown modality {modality!r}; choose from {', '.join(MODALITIES)}")
+        if modality not in self._transforms:
+            self._transforms[modality] = pipeline(modality, self.settings)
+        return self._transforms[modality]
+
     def load(self, modality: str, x: Any) -> torch.Tensor:
-        """A path or array of `modality` -> the encoder's input tensor for one input."""
-        if modality == "image":
-            arr = io.read_image(x) if isinstance(x, (str, Path)) else _to_unit(np.asarray(x, dtype=np.float32))
-            return self._image(arr)
-        if modality == "volume":
-            arr = io.read_volume(x)[0] if isinstance(x, (str, Path)) else np.asarray(x, dtype=np.float32)
-            return self._volume(arr)
-        if modality == "ecg":
-            if isinstance(x, (str, Path)):
-                arr, rate, _ = io.read_ecg(x)
-            else:
-                arr, rate = np.asarray(x, dtype=np.float32), float(self.settings.ecg_rate)
-            return self._ecg(arr, rate)
-        raise MedMLLMError(f"unknown modality {modality!r}; choose from {', '.join(MODALITIES)}")
+        """A path or array of `modality` -> the encoder's input tensor for one input:
+        image (C, S, S), volume (1, D, H, W), ECG (leads, samples)."""
+        sample = {modality: x}
+        for transform in self.transforms(modality):
+            sample = transform(sample)
+        return sample[modality]
 
     def blank(self, modality: str) -> torch.Tensor:
         """A blank input (all-black image, air-only volume, flat ECG): for the image-reliance check."""
         s = self.settings
         if modality == "image":
-            return self._image(np.zeros((s.image_size, s.image_size), np.float32))
+            return self.load("image", np.zeros((s.image_size, s.image_size), np.float32))
         if modality == "volume":
-            return self._volume(np.full(s.volume_size, -1000.0, np.float32))
-        return self._ecg(np.zeros((s.ecg_leads, s.ecg_samples), np.float32), float(s.ecg_rate))
-
-    def _image(self, arr: np.ndarray) -> torch.Tensor:
-        s = self.settings
-        t = torch.from_numpy(arr)
-        t = t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)  # (C, H, W)
-        if t.shape[0] != s.image_channels:
-            t = t.mean(0, keepdim=True).expand(s.image_channels, -1, -1)
-        t = F.interpolate(t[None], size=(s.image_size, s.image_size), mode="bilinear", antialias=True,
-                          align_corners=False)[0]
-        mean = torch.tensor(s.image_mean[: s.image_channels]).view(-1, 1, 1)
-        std = torch.tensor(s.image_std[: s.image_channels]).view(-1, 1, 1)
-        return ((t - mean) / std).contiguous()
-
-    def _volume(self, arr: np.ndarray) -> torch.Tensor:
-        lo, hi = self.settings.hu_window
-        t = torch.from_numpy(np.clip((arr - lo) / (hi - lo), 0.0, 1.0).astype(np.float32))
-        t = F.interpolate(t[None, None], size=tuple(self.settings.volume_size), mode="trilinear", align_corners=False)
-        return t[0]  # (1, D, H, W)
-
-    def _ecg(self, arr: np.ndarray, rate: float) -> torch.Tensor:
-        s = self.settings
-        t = torch.from_numpy(arr.astype(np.float32))
-        if t.dim() == 1:
-            t = t[None]
-        if rate != s.ecg_rate:
-            n = max(1, round(t.shape[-1] * s.ecg_rate / rate))
-            t = F.interpolate(t[None], size=n, mode="linear", align_corners=False)[0]
-        t = t[: s.ecg_leads, : s.ecg_samples]
-        t = F.pad(t, (0, s.ecg_samples - t.shape[-1], 0, s.ecg_leads - t.shape[0]))
-        return (t / s.ecg_scale).contiguous()  # (leads, samples)
+            return self.load("volume", np.full(s.volume_size, -1000.0, np.float32))
+        return self.load("ecg", np.zeros((s.ecg_leads, s.ecg_samples), np.float32))
 
     # -- text -------------------------------------------------------------------------------
     def _render(self, messages: list[dict], generation_prompt: bool) -> str:
@@ -175,7 +149,3 @@ class MedMLLMProcessor:
     def decode(self, ids: list[int] | torch.Tensor) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
-
-def _to_unit(arr: np.ndarray) -> np.ndarray:
-    lo, hi = float(arr.min()), float(arr.max())
-    return arr if lo >= 0.0 and hi <= 1.0 else (arr - lo) / max(hi - lo, 1e-6)

@@ -59,25 +59,36 @@ def load_items(manifest: Path, engine: Engine, limit: int | None, on_error: str)
     return items, skipped
 
 
-def answer(engine: Engine, items: list[dict], blank: bool, batch_size: int, desc: str) -> None:
-    """Fill `pred` (or `blank_pred`) of each item; batches hold one answer type (similar lengths)."""
+def answer(engine: Engine, items: list[dict], blank: bool, batch_size: int, desc: str,
+           on_error: str = "fail") -> list[str]:
+    """Fill `pred` (or `blank_pred`) of each item; batches hold one answer type (similar lengths).
+    An input that does not decode fails, or with on_error="skip" drops its item (returned, counted)."""
     p, key = engine.processor, "blank_pred" if blank else "pred"
+    skipped: list[str] = []
     for kind in sorted({it["answer_type"] for it in items}):
         group = [it for it in items if it["answer_type"] == kind]
         for start in tqdm(range(0, len(group), batch_size), desc=f"{desc} {kind.lower()}", leave=False,
                           file=sys.stderr):
             batch = group[start:start + batch_size]
-            samples = []
+            samples, kept = [], []
             for it in batch:
                 try:
                     s = {k: torch.tensor(v) for k, v in p.encode(it["history"], generation_prompt=True).items()}
                     for m, paths in it["inputs"].items():
                         s[m] = torch.stack([p.blank(m) if blank else p.load(m, path) for path in paths])
                 except MedMLLMError as e:
-                    raise MedMLLMError(f"{it['where']}: {e}") from None
-                samples.append(s)
-            for it, text in zip(batch, engine.generate(samples, max_new_tokens(batch, p.tokenizer))):
-                it[key] = text
+                    if on_error == "fail":
+                        raise MedMLLMError(f"{it['where']}: {e}") from None
+                    skipped.append(f"{it['where']}: {e}")
+                    print(f"skipped {skipped[-1]}", file=sys.stderr)
+                    it["bad"] = True
+                    continue
+                samples.append(s), kept.append(it)
+            if samples:
+                for it, text in zip(kept, engine.generate(samples, max_new_tokens(kept, p.tokenizer))):
+                    it[key] = text
+    items[:] = [it for it in items if not it.get("bad")]
+    return skipped
 
 
 def score(items: list[dict], key: str) -> dict[str, float]:
@@ -105,11 +116,11 @@ def evaluate(engine: Engine, manifests: list[str | Path], out_dir: str | Path, b
     all_items = []
     for manifest in map(Path, manifests):
         items, skipped = load_items(manifest, engine, limit, on_error)
+        task = manifest.name.removesuffix(".jsonl")
+        skipped += answer(engine, items, blank=False, batch_size=batch_size, desc=task, on_error=on_error)
         results["skipped_records"] += len(skipped)
         if not items:
             raise MedMLLMError(f"{manifest}: no records to evaluate")
-        task = manifest.name.removesuffix(".jsonl")
-        answer(engine, items, blank=False, batch_size=batch_size, desc=task)
         entry = {"manifest": str(manifest), "n": len(items), "scores": score(items, "pred")}
         if blank:
             answer(engine, items, blank=True, batch_size=batch_size, desc=f"{task} (blank)")

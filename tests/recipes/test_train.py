@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import tiny_model_dict
+from tiny import tiny_model_dict
 from medmllm.config import from_dict, RunConfig
 from medmllm.data.synth import synthesize
 from medmllm.engine import load

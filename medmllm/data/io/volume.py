@@ -1,0 +1,59 @@
+"""3D volumes: NIfTI (reoriented to RAS), NumPy `.npy` (the M3D convention), and resampling."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import MedMLLMError
+from .base import Loaded
+
+
+def load_nifti(path: Path) -> Loaded:
+    """A NIfTI file reoriented to the closest canonical (RAS+) orientation, as (D, H, W) = (z, y, x)."""
+    import nibabel as nib
+
+    try:
+        img = nib.load(str(path))
+        original = "".join(nib.aff2axcodes(img.affine))
+        img = nib.as_closest_canonical(img)
+        data = np.asarray(img.dataobj, dtype=np.float32)
+    except Exception as e:  # nibabel raises many types for bad headers and truncated data
+        raise MedMLLMError(f"{path}: not a readable NIfTI volume ({str(e).splitlines()[0][:80]})") from None
+    if data.ndim == 4:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise MedMLLMError(f"{path}: expected a 3D volume, got shape {data.shape}")
+    zooms = tuple(float(s) for s in img.header.get_zooms()[:3])
+    return Loaded("volume", np.ascontiguousarray(data.transpose(2, 1, 0)), "nifti", spacing=zooms[::-1],
+                  meta={"stored_dtype": str(img.get_data_dtype()), "orientation": original, "reoriented_to": "RAS", "affine": img.affine.round(6).tolist()})
+
+
+def load_npy(path: Path) -> Loaded:
+    """A `.npy` array: 3D (D, H, W) or with a leading channel of 1 (M3D's (1, 32, 256, 256)) is a
+    volume; 2D is an image; (leads, samples) with few rows is not guessed: use read_ecg for that."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise MedMLLMError(f"{path}: not a readable .npy array ({str(e).splitlines()[0][:80]})") from None
+    if not np.issubdtype(data.dtype, np.number):
+        raise MedMLLMError(f"{path}: .npy array has non-numeric dtype {data.dtype}")
+    stored = str(data.dtype)
+    data = data.astype(np.float32).squeeze()
+    if data.ndim == 3:
+        return Loaded("volume", data, "npy", spacing=(1.0, 1.0, 1.0), meta={"stored_dtype": stored, "spacing_known": False})
+    if data.ndim == 2:
+        return Loaded("image", data, "npy", spacing=(1.0, 1.0), meta={"stored_dtype": stored, "spacing_known": False})
+    raise MedMLLMError(f"{path}: expected a 2D or 3D array, got shape {data.shape}")
+
+
+def resample(volume: np.ndarray, spacing: tuple[float, ...], target: tuple[float, ...]) -> np.ndarray:
+    """Trilinear resampling of (D, H, W) from `spacing` to `target` mm (same physical extent)."""
+    import torch
+    from torch.nn import functional as F
+
+    size = tuple(max(1, round(n * s / t)) for n, s, t in zip(volume.shape, spacing, target))
+    if size == volume.shape:
+        return volume
+    t = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))[None, None]
+    return F.interpolate(t, size=size, mode="trilinear", align_corners=False)[0, 0].numpy()

@@ -1,0 +1,13 @@
+"""De-identification: DICOM folders (PS3.15 Annex E Basic Profile, via dicognito) and report text.
+
+``deid_folder(in_dir, out_dir, salt=...)`` writes a de-identified copy of a DICOM folder plus an audit
+CSV; ``scrub_text(text, names=[...])`` replaces names, dates, IDs, phone numbers and e-mail addresses
+in free text with placeholders. The CLI commands are ``medmllm deid`` and ``medmllm deid-text``.
+"""
+
+from __future__ import annotations
+
+from .dicom import AUDIT_NAME, deid_folder
+from .text import Finding, load_names, scrub_text
+
+__all__ = ["deid_folder", "scrub_text", "load_names", "Finding", "AUDIT_NAME"]

@@ -1,0 +1,531 @@
+"""De-identify a folder of DICOM files (PS3.15 Annex E Basic Application Level Confidentiality Profile).
+
+dicognito does the consistent pseudonyms: every UID, patient ID, accession number and person name is
+replaced by a keyed hash of ``salt + original`` (same input, same output, in every file and in every
+run with the same salt). Around it this module adds what dicognito leaves out: the profile's list of
+attributes to remove (``profile.py``), private tags, whole-day date shifting that keeps intervals,
+the BurnedInAnnotation warning, a PixelData byte check, atomic writes into a mirrored output folder,
+report-text scrubbing and a CSV audit log that never holds an original value.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import io
+import os
+import secrets
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..errors import MedMLLMError
+from . import profile
+from .text import scrub_text
+
+__all__ = ["deid_folder", "AUDIT_NAME", "AUDIT_COLUMNS"]
+
+AUDIT_NAME = "deid_audit.csv"
+AUDIT_COLUMNS = ("file", "tag", "keyword", "action", "detail")
+DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
+TEXT_SUFFIXES = {".txt"}
+PIXEL_TAG = 0x7FE00010
+AUTO_SHIFT_RANGE = (62, 730)  # days back, as dicognito's own default offset
+_DATE_VRS = {"DA", "DT", "TM"}
+_DCM_CODES = (("113100", "Basic Application Confidentiality Profile"),
+              ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+              ("113108", "Retain Patient Characteristics Option"),
+              ("113111", "Retain Safe Private Option"))
+
+
+class _FileError(Exception):
+    """A problem with one input file (reported as ``<file>: ...``)."""
+
+
+def _auto_shift_days(salt: str) -> int:
+    """A whole-day offset between -730 and -62 derived from the salt (same salt, same offset)."""
+    lo, hi = AUTO_SHIFT_RANGE
+    digest = int(hashlib.sha256(f"{salt}\x00medmllm-date-shift".encode()).hexdigest(), 16)
+    return -(lo + digest % (hi - lo + 1))
+
+
+def _parse_shift(date_shift_days: int | str | None, salt: str) -> int | None:
+    if date_shift_days is None:
+        return None
+    if isinstance(date_shift_days, str):
+        text = date_shift_days.strip().lower()
+        if text == "auto":
+            return _auto_shift_days(salt)
+        try:
+            date_shift_days = int(text)
+        except ValueError:
+            raise MedMLLMError(f"--date-shift-days: {date_shift_days!r} is not a whole number of days or 'auto'") from None
+    if isinstance(date_shift_days, bool) or not isinstance(date_shift_days, int):
+        raise MedMLLMError(f"--date-shift-days: {date_shift_days!r} is not a whole number of days or 'auto'")
+    if abs(date_shift_days) > 365 * 200:
+        raise MedMLLMError(f"--date-shift-days: {date_shift_days} is out of range (at most 73000 days)")
+    return date_shift_days
+
+
+def _shift_date(value: str, days: int) -> str:
+    """Shift a DA value (``YYYYMMDD``, or ACR-NEMA ``YYYY.MM.DD``) by whole days."""
+    text = value.strip().replace(".", "")
+    if len(text) != 8 or not text.isdigit():
+        raise ValueError("not a full date")
+    date = _dt.date(int(text[:4]), int(text[4:6]), int(text[6:])) + _dt.timedelta(days=days)
+    return date.strftime("%Y%m%d").zfill(8)
+
+
+def _shift_datetime(value: str, days: int) -> str:
+    """Shift a DT value by whole days; the time of day and UTC offset are kept."""
+    text = value.strip()
+    return _shift_date(text[:8], days) + text[8:]
+
+
+def _tag_str(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable, non-aliased copy of an element value for before/after comparison."""
+    from pydicom.multival import MultiValue
+    from pydicom.valuerep import PersonName
+
+    if isinstance(value, (MultiValue, list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, PersonName):
+        return str(value)
+    return value
+
+
+def _snapshot(ds) -> dict[str, tuple[str, str, Any]]:
+    """``{path: (keyword, VR, frozen value)}`` for every element, file meta and sequence items included."""
+    out: dict[str, tuple[str, str, Any]] = {}
+
+    def visit(dataset, prefix: str) -> None:
+        for elem in dataset:
+            path = prefix + _tag_str(elem.tag)
+            keyword = elem.keyword or ("(private)" if elem.tag.is_private else "")
+            if elem.VR == "SQ":
+                out[path] = (keyword, "SQ", len(elem.value or []))
+                for i, item in enumerate(elem.value or []):
+                    visit(item, f"{path}[{i}].")
+            else:
+                out[path] = (keyword, str(elem.VR), _freeze(elem.value))
+
+    if getattr(ds, "file_meta", None) is not None:
+        visit(ds.file_meta, "")
+    visit(ds, "")
+    return out
+
+
+def _parent(path: str) -> str | None:
+    """The path of the sequence that holds ``path`` (None at the top level)."""
+    cut = path.rfind("[")
+    return path[:cut] if cut >= 0 else None
+
+
+def _check_complete(ds, path: Path) -> None:
+    """Refuse files pydicom read only partly (it stops silently at a truncated element)."""
+    from pydicom.dataelem import RawDataElement
+
+    size = path.stat().st_size
+    for source in (getattr(ds, "file_meta", None), ds):
+        if source is None:
+            continue
+        for tag in list(source.keys()):
+            raw = source.get_item(tag)
+            length = getattr(raw, "length", None)
+            value = raw.value
+            if length is not None and length != 0xFFFFFFFF and isinstance(value, bytes) and len(value) < length:
+                raise _FileError(f"truncated file: element {_tag_str(int(tag))} is cut short")
+    if len(ds) == 0:
+        raise _FileError("no data set after the file meta header (truncated file?)")
+    last = ds.get_item(max(ds.keys()))
+    if isinstance(last, RawDataElement) and last.length != 0xFFFFFFFF and last.value_tell is not None:
+        end = last.value_tell + last.length
+        if end + 8 <= size:  # whole unparsed element headers are left: pydicom stopped early
+            raise _FileError(f"corrupt or truncated file: {size - end} trailing bytes could not be parsed")
+        if end < size and size - end < 8:
+            raise _FileError("truncated file: the last element header is cut short")
+    if "SOPClassUID" not in ds:
+        raise _FileError("no SOP Class UID (truncated file, or not a DICOM object)")
+    if "Rows" in ds and not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        raise _FileError("image attributes but no pixel data (truncated file?)")
+    if "PixelData" in ds and not ds.file_meta.TransferSyntaxUID.is_compressed:
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        expected = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1))
+                    * int(ds.BitsAllocated) * frames + 7) // 8
+        if len(ds.get_item(PIXEL_TAG).value or b"") < expected:
+            raise _FileError(f"truncated pixel data ({len(ds.get_item(PIXEL_TAG).value or b'')} of {expected} bytes)")
+
+
+def _make_profile_handler(shift_days: int | None, keep_characteristics: bool):
+    """The element handler that runs before dicognito's: removals, emptying, dates."""
+    from dicognito.element_anonymizer import ElementAnonymizer
+    from pydicom.multival import MultiValue
+    from pydicom.sequence import Sequence
+
+    def empty(elem) -> None:
+        elem.value = Sequence([]) if elem.VR == "SQ" else ""
+
+    class ProfileHandler(ElementAnonymizer):
+        def __call__(self, dataset, elem) -> bool:  # True: handled here, dicognito skips it
+            tag = elem.tag
+            group = tag.group & 0xFF00
+            if group == 0x5000 or (group == 0x6000 and tag.element in (0x4000, 0x0022)):
+                del dataset[tag]  # curves, overlay comments and descriptions (X)
+                return True
+            kw = elem.keyword
+            if kw in profile.DUMMY:
+                return False
+            if kw in profile.PATIENT_CHARACTERISTICS:
+                if keep_characteristics:
+                    return True
+                if kw == "PatientSex":
+                    empty(elem)
+                else:
+                    del dataset[tag]
+                return True
+            if kw in profile.REMOVE:
+                del dataset[tag]
+                return True
+            if kw in profile.EMPTY and elem.VR not in _DATE_VRS:
+                empty(elem)
+                return True
+            if elem.VR in _DATE_VRS:
+                self._date(dataset, elem)
+                return True
+            return False
+
+        def _date(self, dataset, elem) -> None:
+            kw = elem.keyword
+            if not elem.value:
+                return
+            if shift_days is None or kw in profile.NEVER_SHIFT:
+                empty(elem) if kw in profile.EMPTY_DATES else dataset.__delitem__(elem.tag)
+                return
+            if elem.VR == "TM":
+                return  # whole-day shift: the time of day stays
+            shift = _shift_date if elem.VR == "DA" else _shift_datetime
+            values = list(elem.value) if isinstance(elem.value, (MultiValue, list, tuple)) else [elem.value]
+            try:
+                new = [shift(str(v), shift_days) for v in values]
+            except (ValueError, OverflowError):
+                empty(elem) if kw in profile.EMPTY_DATES else dataset.__delitem__(elem.tag)
+                return
+            elem.value = new if len(new) > 1 else new[0]
+
+        def describe_actions(self):
+            yield "Remove the Basic Profile's X attributes; empty its Z attributes; shift or remove dates"
+
+    return ProfileHandler()
+
+
+class _Run:
+    """State of one deid_folder call: settings, the anonymizer, the audit rows and the counters."""
+
+    def __init__(self, in_dir: Path, out_dir: Path, salt: str, shift_days: int | None, keep_private: bool,
+                 keep_characteristics: bool, skip_burned_in: bool, names: list[str]):
+        from dicognito.anonymizer import Anonymizer
+
+        self.in_dir, self.out_dir = in_dir, out_dir
+        self.salt, self.shift_days = salt, shift_days
+        self.keep_private, self.keep_characteristics = keep_private, keep_characteristics
+        self.skip_burned_in, self.names = skip_burned_in, names
+        self.anonymizer = Anonymizer(seed=salt)
+        self.anonymizer.add_element_handler(_make_profile_handler(shift_days, keep_characteristics))
+        self.audit: list[tuple[str, str, str, str, str]] = []
+        self.uids: set[str] = set()  # original UIDs seen being remapped (memory only)
+        self.counts: Counter[str] = Counter()
+        self.burned_in: list[str] = []
+        self.skipped: list[dict[str, str]] = []
+        self.errors: list[dict[str, str]] = []
+
+    # -- audit -----------------------------------------------------------------------------------
+    def row(self, rel: str, tag: str, keyword: str, action: str, detail: str = "") -> None:
+        self.audit.append((rel, tag, keyword, action, detail))
+
+    def skip(self, rel: str, reason: str) -> None:
+        self.skipped.append({"file": rel, "reason": reason})
+        self.row(rel, "", "", "skipped", reason)
+
+    def _diff(self, rel: str, before: dict, after: dict) -> None:
+        removed = {p for p in before if p not in after}
+        added = {p for p in after if p not in before}
+        for path, (keyword, vr, old) in before.items():
+            if path in removed:
+                if _parent(path) not in removed:
+                    self.counts["tags_removed"] += 1
+                    self.row(rel, path, keyword, "removed",
+                             "private tag" if keyword == "(private)" else "")
+                continue
+            _, _, new = after[path]
+            if vr == "SQ" or new == old:
+                if vr == "TM" and new:
+                    self.row(rel, path, keyword, "kept", "time of day (whole-day date shift)")
+                elif keyword in profile.PROFILE_KEYWORDS and vr != "SQ":
+                    self.row(rel, path, keyword, "kept", "retained by option" if keyword in
+                             profile.PATIENT_CHARACTERISTICS else "")
+                continue
+            if new in ("", None, ()) or (isinstance(new, tuple) and not any(new)):
+                self.counts["tags_emptied"] += 1
+                self.row(rel, path, keyword, "emptied")
+            elif vr in ("DA", "DT"):
+                self.counts["tags_shifted"] += 1
+                self.row(rel, path, keyword, "shifted", f"{self.shift_days:+d} days")
+            elif vr == "UI":
+                for uid in (old if isinstance(old, tuple) else (old,)):
+                    self.uids.add(str(uid))
+                self.row(rel, path, keyword, "replaced", "uid remapped")
+            else:
+                self.counts["tags_replaced"] += 1
+                self.row(rel, path, keyword, "replaced", "pseudonym")
+        for path in sorted(added):
+            if _parent(path) not in added:
+                self.row(rel, path, after[path][0], "added", "de-identification marker")
+
+    # -- one DICOM file ----------------------------------------------------------------------------
+    def dicom(self, src: Path, rel: str) -> None:
+        import pydicom
+        from pydicom.uid import MediaStorageDirectoryStorage
+
+        try:
+            ds = pydicom.dcmread(src)
+            _check_complete(ds, src)
+        except _FileError:
+            raise
+        except Exception as e:  # InvalidDicomError, struct.error, EOFError, ...
+            raise _FileError(f"not a readable DICOM file ({type(e).__name__}: {_first_line(e)})") from None
+        if ds.file_meta.get("MediaStorageSOPClassUID") == MediaStorageDirectoryStorage:
+            self.skip(rel, "DICOMDIR: not copied (it holds names and IDs; rebuild it from the output)")
+            return
+        if str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES":
+            self.burned_in.append(rel)
+            self.row(rel, "(0028,0301)", "BurnedInAnnotation", "warning",
+                     "BurnedInAnnotation=YES: text burned into the pixels is NOT removed; review the image")
+            if self.skip_burned_in:
+                self.skip(rel, "BurnedInAnnotation=YES (--skip-burned-in)")
+                return
+        pixels = ds.get_item(PIXEL_TAG).value if PIXEL_TAG in ds else None
+        try:
+            before = _snapshot(ds)
+            self._apply(ds)
+            after = _snapshot(ds)
+        except Exception as e:
+            raise _FileError(f"cannot de-identify ({type(e).__name__}: {_first_line(e)})") from None
+        dst = self.out_dir / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.deid-tmp{os.getpid()}")
+        try:
+            try:
+                ds.save_as(tmp)
+                check = pydicom.dcmread(tmp)
+            except Exception as e:
+                raise _FileError(f"cannot write the de-identified file ({type(e).__name__}: {_first_line(e)})") from None
+            if pixels is not None and (PIXEL_TAG not in check or check.get_item(PIXEL_TAG).value != pixels):
+                raise _FileError("PixelData changed while writing; file not written")
+            os.replace(tmp, dst)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        self._diff(rel, before, after)
+        self.counts["dicom_written"] += 1
+
+    def _apply(self, ds) -> None:
+        from pydicom.dataset import Dataset
+        from pydicom.sequence import Sequence
+
+        if not self.keep_private:
+            ds.remove_private_tags()
+        for kw in profile.META_REMOVE:
+            if kw in ds.file_meta:
+                delattr(ds.file_meta, kw)
+        self.anonymizer.anonymize(ds)
+
+        def strip(dataset, elem) -> None:  # what dicognito re-added (InstitutionAddress) goes again
+            if elem.keyword in profile.REMOVE:
+                del dataset[elem.tag]
+
+        ds.walk(strip)
+        if str(ds.get("BurnedInAnnotation", "")).strip().upper() != "YES":
+            ds.PatientIdentityRemoved = "YES"
+        elif "PatientIdentityRemoved" in ds:
+            del ds.PatientIdentityRemoved
+        methods = ["Basic Profile (medmllm deid + dicognito)"]  # LO: at most 64 characters
+        codes = [_DCM_CODES[0]]
+        if self.shift_days is not None:
+            methods.append("dates shifted by whole days")
+            codes.append(_DCM_CODES[1])
+        if self.keep_characteristics:
+            codes.append(_DCM_CODES[2])
+        if self.keep_private:
+            methods.append("private tags retained")
+        ds.DeidentificationMethod = methods if len(methods) > 1 else methods[0]
+        items = []
+        for value, meaning in codes:
+            item = Dataset()
+            item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
+            items.append(item)
+        ds.DeidentificationMethodCodeSequence = Sequence(items)
+        ds.LongitudinalTemporalInformationModified = "MODIFIED" if self.shift_days is not None else "REMOVED"
+
+    # -- one report text file --------------------------------------------------------------------
+    def text(self, src: Path, rel: str) -> None:
+        raw = src.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        clean, findings = scrub_text(text, names=self.names)
+        dst = self.out_dir / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.deid-tmp{os.getpid()}")
+        try:
+            tmp.write_text(clean, encoding="utf-8")
+            os.replace(tmp, dst)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        kinds = Counter(f.kind for f in findings)
+        self.row(rel, "", "", "scrubbed", "; ".join(f"{k}={n}" for k, n in sorted(kinds.items())) or "nothing found")
+        self.counts["text_written"] += 1
+
+    def write_audit(self) -> Path:
+        path = self.out_dir / AUDIT_NAME
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(AUDIT_COLUMNS)
+        writer.writerows(self.audit)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            tmp.write_text(buf.getvalue(), encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return path
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _is_dicom(path: Path) -> bool:
+    """Part-10 files start with a 128-byte preamble and ``DICM``."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:] == b"DICM"
+
+
+def _check_dirs(in_dir: Path, out_dir: Path) -> tuple[Path, Path]:
+    if not in_dir.is_dir():
+        raise MedMLLMError(f"{in_dir}: input folder not found")
+    src, dst = in_dir.resolve(), out_dir.resolve()
+    if dst == src:
+        raise MedMLLMError(f"{out_dir}: the output folder is the input folder; choose another (input is never modified)")
+    if dst.is_relative_to(src):
+        raise MedMLLMError(f"{out_dir}: the output folder is inside the input folder {in_dir}; choose a folder outside it")
+    if src.is_relative_to(dst):
+        raise MedMLLMError(f"{out_dir}: the output folder contains the input folder {in_dir}; choose a separate folder")
+    if dst.exists() and not dst.is_dir():
+        raise MedMLLMError(f"{out_dir}: exists and is not a folder")
+    return src, dst
+
+
+def _walk(root: Path) -> Iterable[tuple[Path, str, bool]]:
+    """(path, relative posix path, is_symlink) for every file under root, in sorted order."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            yield p, p.relative_to(root).as_posix(), p.is_symlink()
+
+
+def deid_folder(in_dir: str | Path, out_dir: str | Path, *, salt: str | None = None,
+                date_shift_days: int | str | None = None, keep_private: bool = False,
+                skip_burned_in: bool = False, on_error: str = "fail", names: Iterable[str] | None = None,
+                keep_patient_characteristics: bool = False) -> dict[str, Any]:
+    """De-identify every DICOM file (and scrub every ``.txt`` report) under ``in_dir`` into ``out_dir``.
+
+    Args:
+        in_dir: input folder (read only; never modified).
+        out_dir: output folder (created; must not be ``in_dir``, inside it, or contain it). It mirrors
+            the input's structure and gets ``deid_audit.csv``.
+        salt: secret key for the pseudonyms (UIDs, IDs, names): the same salt gives the same output,
+            so later batches match. ``None``: a random one (reported as ``salt_generated``; not saved).
+        date_shift_days: ``None`` removes/empties dates and times (Basic Profile); an integer shifts
+            every date by that many days (times kept, intervals kept); ``"auto"`` derives the shift
+            (62-730 days back) from the salt. Birth dates are always emptied.
+        keep_private: keep private tags (not conformant with the profile).
+        skip_burned_in: do not write files with BurnedInAnnotation=YES (they are always warned about).
+        on_error: ``"fail"``: the first unreadable DICOM raises ``MedMLLMError("<file>: ...")``;
+            ``"skip"``: it is counted and listed.
+        names: extra names for the report-text scrubber.
+        keep_patient_characteristics: Retain Patient Characteristics Option (age, sex, size, weight...).
+
+    Returns:
+        stats: files_written, dicom_written, text_written, uids_remapped, tags_removed, tags_emptied,
+        tags_replaced, tags_shifted, burned_in (list), skipped (list of {file, reason}), errors
+        (list of {file, error}), salt_generated, date_shift_days, audit (path).
+    """
+    if on_error not in ("fail", "skip"):
+        raise MedMLLMError(f"--on-error: {on_error!r} is not one of fail, skip")
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    src_root, dst_root = _check_dirs(in_dir, out_dir)
+    salt_generated = salt is None
+    if salt is None:
+        salt = secrets.token_hex(16)
+    elif not str(salt):
+        raise MedMLLMError("--salt: must not be empty")
+    salt = str(salt)
+    shift = _parse_shift(date_shift_days, salt)
+    run = _Run(src_root, dst_root, salt, shift, keep_private, keep_patient_characteristics, skip_burned_in,
+               list(names or []))
+    dst_root.mkdir(parents=True, exist_ok=True)
+
+    for path, rel, is_link in _walk(src_root):
+        if is_link:
+            run.skip(rel, "symbolic link: not followed")
+            continue
+        suffix = path.suffix.lower()
+        try:
+            if suffix in TEXT_SUFFIXES:
+                run.text(path, rel)
+            elif suffix in DICOM_SUFFIXES or _is_dicom(path):
+                run.dicom(path, rel)
+            else:
+                run.skip(rel, "not DICOM or .txt: not copied (may hold PHI)")
+        except (_FileError, OSError) as e:
+            message = str(e) if isinstance(e, _FileError) else f"{type(e).__name__}: {e.strerror or e}"
+            run.row(rel, "", "", "error", message if isinstance(e, _FileError) else type(e).__name__)
+            if on_error == "fail":
+                run.write_audit()
+                raise MedMLLMError(f"{path}: {message}") from None
+            run.errors.append({"file": rel, "error": message})
+
+    audit = run.write_audit()
+    c = run.counts
+    return {
+        "files_written": c["dicom_written"] + c["text_written"],
+        "dicom_written": c["dicom_written"],
+        "text_written": c["text_written"],
+        "uids_remapped": len(run.uids),
+        "tags_removed": c["tags_removed"],
+        "tags_emptied": c["tags_emptied"],
+        "tags_replaced": c["tags_replaced"],
+        "tags_shifted": c["tags_shifted"],
+        "burned_in": list(run.burned_in),
+        "skipped": list(run.skipped),
+        "errors": list(run.errors),
+        "salt_generated": salt_generated,
+        "date_shift_days": shift,
+        "audit": audit,
+    }

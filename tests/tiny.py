@@ -1,0 +1,23 @@
+"""Tiny configs for every part, importable from any test (`from tiny import tiny_model_dict`)."""
+
+TINY_LLM = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 1024,
+            "tie_word_embeddings": False}
+TINY_VISION = {"model_type": "siglip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+               "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 32, "patch_size": 8,
+               "num_channels": 1, "vision_use_head": False}
+TINY_VOLUME = {"img_size": [16, 32, 32], "patch_size": [8, 16, 16], "hidden_size": 32, "mlp_dim": 64,
+               "num_layers": 1, "num_heads": 2}
+TINY_ECG = {"samples": 1000, "patch_size": 100, "hidden_size": 32, "mlp_dim": 64, "num_layers": 1, "num_heads": 2}
+
+
+def tiny_model_dict(modalities=("image", "volume", "ecg")) -> dict:
+    """The `model:` section of a run config for a tiny model with the given encoders."""
+    encoders = {"image": {"name": "hf_vision", "params": {"config": TINY_VISION}},
+                "volume": {"name": "vit3d", "params": TINY_VOLUME},
+                "ecg": {"name": "vit1d", "params": TINY_ECG}}
+    connectors = {"image": {"name": "mlp2x_gelu"}, "volume": {"name": "resampler", "params": {"num_tokens": 4}},
+                  "ecg": {"name": "pool", "params": {"num_tokens": 5}}}
+    return {"llm": {"config": TINY_LLM, "tokenizer_vocab": 400},
+            "encoders": {m: encoders[m] for m in modalities},
+            "connectors": {m: connectors[m] for m in modalities}}
