@@ -1,57 +1,10 @@
-"""Scoring functions, registered by name. Each takes (predictions, references) and returns
-(corpus score, per-sample scores). This first set names its conventions plainly:
-
-* `closed_accuracy` — the first `yes`/`no` word of the prediction equals the reference's.
-* `open_recall`     — share of the reference's word types found in the prediction (lowercased,
-                      punctuation removed), the idea of LLaVA-Med's open "recall", set-based here.
-* `bleu4`           — corpus BLEU-4 as pycocoevalcap computes it (summed n-gram counts, closest
-                      reference length, 1e-9/1e-15 smoothing) on lowercased, punctuation-free words.
-* `rougeL`          — ROUGE-L F-measure with beta = 1.2 (pycocoevalcap), mean over samples.
-"""
+"""Report-generation metrics: BLEU and ROUGE-L."""
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
-from typing import Callable
 
-from ..registry import Registry
-
-METRICS: Registry[Callable] = Registry("metric")
-_PUNCT = re.compile(r"[^\w\s]")
-_ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.S)
-
-
-def words(text: str) -> list[str]:
-    return _PUNCT.sub(" ", text.lower()).split()
-
-
-def extract_answer(text: str) -> str:
-    """The text inside <answer>...</answer> (an unclosed tag too), else the whole text."""
-    m = _ANSWER.search(text)
-    return m.group(1).strip() if m else text.strip()
-
-
-def yes_no(text: str) -> str | None:
-    for w in words(extract_answer(text)):
-        if w in ("yes", "no"):
-            return w
-    return None
-
-
-@METRICS.register("closed_accuracy")
-def closed_accuracy(preds: list[str], refs: list[str]) -> tuple[float, list[float]]:
-    per = [float(yes_no(p) is not None and yes_no(p) == yes_no(r)) for p, r in zip(preds, refs)]
-    return (sum(per) / len(per) if per else float("nan")), per
-
-
-@METRICS.register("open_recall")
-def open_recall(preds: list[str], refs: list[str]) -> tuple[float, list[float]]:
-    per = []
-    for p, r in zip(preds, refs):
-        ref = set(words(extract_answer(r)))
-        per.append(len(ref & set(words(extract_answer(p)))) / len(ref) if ref else 0.0)
-    return (sum(per) / len(per) if per else float("nan")), per
+from . import CONVENTIONS, METRICS, words
 
 
 def _ngrams(tokens: list[str], n: int) -> Counter:
@@ -106,9 +59,7 @@ def rouge_l(preds: list[str], refs: list[str], beta: float = 1.2) -> tuple[float
     return (sum(per) / len(per) if per else float("nan")), per
 
 
-CONVENTIONS = {
-    "closed_accuracy": "first yes/no word of the answer (inside <answer> if present) equals the reference's",
-    "open_recall": "share of the reference's lowercased word types found in the prediction",
+CONVENTIONS.update({
     "bleu4": "corpus BLEU-4, pycocoevalcap counting (closest ref length), lowercased words without punctuation",
     "rougeL": "ROUGE-L F (beta 1.2, pycocoevalcap), lowercased words without punctuation, mean over samples",
-}
+})
