@@ -11,8 +11,6 @@ report-text scrubbing and a CSV audit log that never holds an original value.
 from __future__ import annotations
 
 import csv
-import datetime as _dt
-import hashlib
 import io
 import os
 import secrets
@@ -23,6 +21,7 @@ from typing import Any
 
 from ..errors import MedMLLMError
 from . import profile
+from .rules import make_profile_handler, parse_shift
 from .text import scrub_text
 
 __all__ = ["deid_folder", "AUDIT_NAME", "AUDIT_COLUMNS"]
@@ -32,8 +31,6 @@ AUDIT_COLUMNS = ("file", "tag", "keyword", "action", "detail")
 DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
 TEXT_SUFFIXES = {".txt"}
 PIXEL_TAG = 0x7FE00010
-AUTO_SHIFT_RANGE = (62, 730)  # days back, as dicognito's own default offset
-_DATE_VRS = {"DA", "DT", "TM"}
 _DCM_CODES = (("113100", "Basic Application Confidentiality Profile"),
               ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
               ("113108", "Retain Patient Characteristics Option"),
@@ -42,46 +39,6 @@ _DCM_CODES = (("113100", "Basic Application Confidentiality Profile"),
 
 class _FileError(Exception):
     """A problem with one input file (reported as ``<file>: ...``)."""
-
-
-def _auto_shift_days(salt: str) -> int:
-    """A whole-day offset between -730 and -62 derived from the salt (same salt, same offset)."""
-    lo, hi = AUTO_SHIFT_RANGE
-    digest = int(hashlib.sha256(f"{salt}\x00medmllm-date-shift".encode()).hexdigest(), 16)
-    return -(lo + digest % (hi - lo + 1))
-
-
-def _parse_shift(date_shift_days: int | str | None, salt: str) -> int | None:
-    if date_shift_days is None:
-        return None
-    if isinstance(date_shift_days, str):
-        text = date_shift_days.strip().lower()
-        if text == "auto":
-            return _auto_shift_days(salt)
-        try:
-            date_shift_days = int(text)
-        except ValueError:
-            raise MedMLLMError(f"--date-shift-days: {date_shift_days!r} is not a whole number of days or 'auto'") from None
-    if isinstance(date_shift_days, bool) or not isinstance(date_shift_days, int):
-        raise MedMLLMError(f"--date-shift-days: {date_shift_days!r} is not a whole number of days or 'auto'")
-    if abs(date_shift_days) > 365 * 200:
-        raise MedMLLMError(f"--date-shift-days: {date_shift_days} is out of range (at most 73000 days)")
-    return date_shift_days
-
-
-def _shift_date(value: str, days: int) -> str:
-    """Shift a DA value (``YYYYMMDD``, or ACR-NEMA ``YYYY.MM.DD``) by whole days."""
-    text = value.strip().replace(".", "")
-    if len(text) != 8 or not text.isdigit():
-        raise ValueError("not a full date")
-    date = _dt.date(int(text[:4]), int(text[4:6]), int(text[6:])) + _dt.timedelta(days=days)
-    return date.strftime("%Y%m%d").zfill(8)
-
-
-def _shift_datetime(value: str, days: int) -> str:
-    """Shift a DT value by whole days; the time of day and UTC offset are kept."""
-    text = value.strip()
-    return _shift_date(text[:8], days) + text[8:]
 
 
 def _tag_str(tag: int) -> str:
@@ -162,68 +119,6 @@ def _check_complete(ds, path: Path) -> None:
             raise _FileError(f"truncated pixel data ({len(ds.get_item(PIXEL_TAG).value or b'')} of {expected} bytes)")
 
 
-def _make_profile_handler(shift_days: int | None, keep_characteristics: bool):
-    """The element handler that runs before dicognito's: removals, emptying, dates."""
-    from dicognito.element_anonymizer import ElementAnonymizer
-    from pydicom.multival import MultiValue
-    from pydicom.sequence import Sequence
-
-    def empty(elem) -> None:
-        elem.value = Sequence([]) if elem.VR == "SQ" else ""
-
-    class ProfileHandler(ElementAnonymizer):
-        def __call__(self, dataset, elem) -> bool:  # True: handled here, dicognito skips it
-            tag = elem.tag
-            group = tag.group & 0xFF00
-            if group == 0x5000 or (group == 0x6000 and tag.element in (0x4000, 0x0022)):
-                del dataset[tag]  # curves, overlay comments and descriptions (X)
-                return True
-            kw = elem.keyword
-            if kw in profile.DUMMY:
-                return False
-            if kw in profile.PATIENT_CHARACTERISTICS:
-                if keep_characteristics:
-                    return True
-                if kw == "PatientSex":
-                    empty(elem)
-                else:
-                    del dataset[tag]
-                return True
-            if kw in profile.REMOVE:
-                del dataset[tag]
-                return True
-            if kw in profile.EMPTY and elem.VR not in _DATE_VRS:
-                empty(elem)
-                return True
-            if elem.VR in _DATE_VRS:
-                self._date(dataset, elem)
-                return True
-            return False
-
-        def _date(self, dataset, elem) -> None:
-            kw = elem.keyword
-            if not elem.value:
-                return
-            if shift_days is None or kw in profile.NEVER_SHIFT:
-                empty(elem) if kw in profile.EMPTY_DATES else dataset.__delitem__(elem.tag)
-                return
-            if elem.VR == "TM":
-                return  # whole-day shift: the time of day stays
-            shift = _shift_date if elem.VR == "DA" else _shift_datetime
-            values = list(elem.value) if isinstance(elem.value, (MultiValue, list, tuple)) else [elem.value]
-            try:
-                new = [shift(str(v), shift_days) for v in values]
-            except (ValueError, OverflowError):
-                empty(elem) if kw in profile.EMPTY_DATES else dataset.__delitem__(elem.tag)
-                return
-            elem.value = new if len(new) > 1 else new[0]
-
-        def describe_actions(self):
-            yield "Remove the Basic Profile's X attributes; empty its Z attributes; shift or remove dates"
-
-    return ProfileHandler()
-
-
 class _Run:
     """State of one deid_folder call: settings, the anonymizer, the audit rows and the counters."""
 
@@ -236,7 +131,7 @@ class _Run:
         self.keep_private, self.keep_characteristics = keep_private, keep_characteristics
         self.skip_burned_in, self.names = skip_burned_in, names
         self.anonymizer = Anonymizer(seed=salt)
-        self.anonymizer.add_element_handler(_make_profile_handler(shift_days, keep_characteristics))
+        self.anonymizer.add_element_handler(make_profile_handler(shift_days, keep_characteristics))
         self.audit: list[tuple[str, str, str, str, str]] = []
         self.uids: set[str] = set()  # original UIDs seen being remapped (memory only)
         self.counts: Counter[str] = Counter()
@@ -486,7 +381,7 @@ def deid_folder(in_dir: str | Path, out_dir: str | Path, *, salt: str | None = N
     elif not str(salt):
         raise MedMLLMError("--salt: must not be empty")
     salt = str(salt)
-    shift = _parse_shift(date_shift_days, salt)
+    shift = parse_shift(date_shift_days, salt)
     run = _Run(src_root, dst_root, salt, shift, keep_private, keep_patient_characteristics, skip_burned_in,
                list(names or []))
     dst_root.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import torch

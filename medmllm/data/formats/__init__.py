@@ -192,5 +192,14 @@ def _guarded(items: Iterator, src: Path, format: str, stats: dict) -> Iterator:
                            f"{type(e).__name__}: {msg}") from None
 
 
-from . import (iu_xray, llava_med, m3d_cap, m3d_vqa, mimic_cxr, pathvqa, pmc_vqa, roco, slake,  # noqa: E402,F401
-               vqa_rad)
+def _register_all() -> None:
+    """Registration is by folder: every module here not starting with `_` is a format adapter."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_") and module.name != "command":
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+_register_all()
