@@ -64,27 +64,6 @@ def chat(question: Annotated[str, typer.Argument(help="The question; placeholder
                            max_new_tokens=max_new_tokens))
 
 
-@app.command("eval")
-def eval_(model: Annotated[Path, typer.Option(help="A saved model folder.")],
-          data: Annotated[list[Path], typer.Option(help="Manifest(s) to evaluate (repeatable).")],
-          out: Annotated[Optional[Path], typer.Option(help="Output folder (default: <model>/eval).")] = None,
-          blank: Annotated[bool, typer.Option(help="Also score with blank inputs (image-reliance check).")] = True,
-          batch_size: Annotated[int, typer.Option(help="Generation batch size.")] = 32,
-          limit: Annotated[Optional[int], typer.Option(help="At most this many records per manifest.")] = None,
-          on_error: Annotated[str, typer.Option(help="fail or skip bad records.")] = "fail") -> None:
-    """Score a model on manifests: closed accuracy, open recall, BLEU-4/ROUGE-L, real vs blank inputs."""
-    from .engine import load
-    from .eval.evaluate import evaluate
-
-    if on_error not in ("fail", "skip"):
-        raise MedMLLMError(f"--on-error: {on_error!r} is not one of fail, skip")
-    results = evaluate(load(model), data, out or model / "eval", blank=blank, batch_size=batch_size, limit=limit,
-                       on_error=on_error, model_name=str(model))
-    print((Path(out or model / "eval") / "results.md").read_text())
-    if results["skipped_records"]:
-        print(f"skipped {results['skipped_records']} bad record(s)")
-
-
 @app.command()
 def demo(out: Annotated[Path, typer.Option(help="Run folder.")] = Path("runs/demo"),
          quick: Annotated[bool, typer.Option("--quick", help="A smaller run (about 2 minutes) for tests.")] = False) -> None:
@@ -139,10 +118,16 @@ def data_validate(manifests: Annotated[list[Path], typer.Argument(help="JSONL ma
 # (the command functions import their heavy dependencies lazily).
 from .data.formats.command import convert  # noqa: E402
 from .deid.command import deid, deid_text  # noqa: E402
+from .eval.eval_command import eval_app  # noqa: E402
+from .eval.chexpert.command import label  # noqa: E402
+from .eval.command import score  # noqa: E402
 
 data_app.command("convert")(convert)
 app.command()(deid)
 app.command("deid-text")(deid_text)
+app.add_typer(eval_app, name="eval")
+app.command()(label)
+app.command()(score)
 
 
 def main() -> None:

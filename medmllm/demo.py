@@ -35,7 +35,8 @@ QUICK = DemoSize(cases=160, align_epochs=1, sft_epochs=1, eval_limit=24)
 
 def run_demo(out: str | Path, quick: bool = False) -> dict:
     from .engine import load
-    from .eval.evaluate import evaluate, write_atomic
+    from .eval.evaluate import evaluate
+    from .eval.report import write_atomic
     from .recipes import run
 
     out, size, t0 = Path(out), QUICK if quick else FULL, time.perf_counter()

@@ -1,10 +1,11 @@
-"""Evaluate a model on manifests: answers, scores per task, and the image-reliance check.
+"""Run tasks against a backend: answers (cached per item, so a killed run resumes), the
+image-reliance check, scores with their conventions, and the reports.
 
-Every record is answered twice: with its real inputs and with blank ones (black image, air
-volume, flat ECG). A model that reads its inputs loses points on the blank run; one that
-answers from the question alone does not. Scores are keyed by manifest; each manifest's
-records are scored by their `meta.answer_type`: CLOSED -> closed_accuracy, OPEN ->
-open_recall, REPORT -> bleu4 + rougeL.
+Every item with inputs is answered twice: with its real inputs and with blank ones (black image,
+air volume, flat ECG). A model that reads its inputs loses points on the blank run. Answers are
+appended to `cache.jsonl` in the output folder after each batch; a rerun reuses every cached
+answer whose key (backend fingerprint, task, item, prompt, blank) matches and asks only for the
+rest.
 """
 from __future__ import annotations
 
@@ -12,149 +13,174 @@ import hashlib
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from .. import __version__
-from ..data.manifest import check_record, iter_records, record_inputs
-from ..engine import Engine
 from ..errors import MedMLLMError
 from .metrics import CONVENTIONS, METRICS
-
-METRICS_BY_TYPE = {"CLOSED": ["closed_accuracy"], "OPEN": ["open_recall"], "REPORT": ["bleu4", "rougeL"]}
-
-
-def max_new_tokens(items: list[dict], tokenizer) -> int:
-    """Room for the longest reference of the batch, plus half again (worked reasoning is long)."""
-    longest = max(len(tokenizer(it["ref"], add_special_tokens=False)["input_ids"]) for it in items)
-    return min(512, int(longest * 1.5) + 8)
+from .report import library_versions, write_reports
+from .tasks import Task, manifest_task
 
 
-def load_items(manifest: Path, engine: Engine, limit: int | None, on_error: str) -> tuple[list[dict], list[str]]:
-    """Records of a manifest as eval items (prompt, reference, inputs); bad ones fail or are skipped."""
+class AnswerCache:
+    """Append-only JSONL of {key, pred}; a half-written last line (a killed run) is ignored."""
+
+    def __init__(self, path: Path):
+        self.path, self.preds = path, {}
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                    self.preds[entry["key"]] = entry["pred"]
+                except (ValueError, KeyError, TypeError):
+                    continue
+
+    def add(self, entries: dict[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            for key, pred in entries.items():
+                f.write(json.dumps({"key": key, "pred": pred}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.preds.update(entries)
+
+
+def item_key(fingerprint: str, task: str, item: dict, blank: bool) -> str:
+    raw = json.dumps([fingerprint, task, item["id"], item["history"], sorted(item["inputs"].items()), blank])
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def load_items(task: Task, path: Path, limit: int | None, on_error: str) -> tuple[list[dict], list[str]]:
     items, skipped = [], []
-    modalities = set(engine.processor.settings.num_tokens)
-    for lineno, _, rec in iter_records(manifest):
-        problem = str(rec) if not isinstance(rec, dict) else None
-        if problem is None and (why := check_record(rec, manifest.parent, modalities)):
-            problem = f"{manifest}:{lineno}: {why}"
-        if problem:
+    for item in task.items(path):
+        if isinstance(item, MedMLLMError):
             if on_error == "fail":
-                raise MedMLLMError(problem)
-            skipped.append(problem)
+                raise item
+            skipped.append(str(item))
+            print(f"skipped {item}", file=sys.stderr)
             continue
-        meta = rec.get("meta", {})
-        conv = rec["conversations"]
-        kind = meta.get("answer_type") or ("REPORT" if meta.get("task") == "report" else "OPEN")
-        items.append({"id": rec.get("id", f"{manifest.name}:{lineno}"), "where": f"{manifest}:{lineno}",
-                      "question": conv[-2]["value"], "history": conv[:-1], "ref": conv[-1]["value"],
-                      "answer_type": kind.upper(), "inputs": {m: [manifest.parent / p for p in ps]
-                                                           for m, ps in record_inputs(rec).items()},
-                      "question_type": meta.get("question_type")})
+        items.append(item)
         if limit and len(items) >= limit:
             break
     return items, skipped
 
 
-def answer(engine: Engine, items: list[dict], blank: bool, batch_size: int, desc: str,
-           on_error: str = "fail") -> list[str]:
-    """Fill `pred` (or `blank_pred`) of each item; batches hold one answer type (similar lengths).
-    An input that does not decode fails, or with on_error="skip" drops its item (returned, counted)."""
-    p, key = engine.processor, "blank_pred" if blank else "pred"
+def answer_all(backend, task: Task, items: list[dict], cache: AnswerCache, blank: bool, on_error: str,
+               max_new_tokens: int | None) -> tuple[int, int, list[str]]:
+    """Fill item["pred"] (or ["blank_pred"]) from the cache or the backend; returns (generated, cached, skipped)."""
+    field, fp = ("blank_pred" if blank else "pred"), backend.fingerprint()
+    todo = []
+    for it in items:
+        key = item_key(fp, task.name, it, blank)
+        if key in cache.preds:
+            it[field] = cache.preds[key]
+        else:
+            todo.append((key, it))
     skipped: list[str] = []
-    for kind in sorted({it["answer_type"] for it in items}):
-        group = [it for it in items if it["answer_type"] == kind]
-        for start in tqdm(range(0, len(group), batch_size), desc=f"{desc} {kind.lower()}", leave=False,
-                          file=sys.stderr):
-            batch = group[start:start + batch_size]
-            samples, kept = [], []
-            for it in batch:
-                try:
-                    s = {k: torch.tensor(v) for k, v in p.encode(it["history"], generation_prompt=True).items()}
-                    for m, paths in it["inputs"].items():
-                        s[m] = torch.stack([p.blank(m) if blank else p.load(m, path) for path in paths])
-                except MedMLLMError as e:
-                    if on_error == "fail":
-                        raise MedMLLMError(f"{it['where']}: {e}") from None
-                    skipped.append(f"{it['where']}: {e}")
-                    print(f"skipped {skipped[-1]}", file=sys.stderr)
-                    it["bad"] = True
-                    continue
-                samples.append(s), kept.append(it)
-            if samples:
-                for it, text in zip(kept, engine.generate(samples, max_new_tokens(kept, p.tokenizer))):
-                    it[key] = text
-    items[:] = [it for it in items if not it.get("bad")]
-    return skipped
+    todo.sort(key=lambda kv: (kv[1]["answer_type"], len(kv[1]["ref"])))  # similar lengths batch together
+    step = max(1, backend.batch_size)
+    for start in tqdm(range(0, len(todo), step), desc=f"{task.name}{' (blank)' if blank else ''}", leave=False,
+                      file=sys.stderr, disable=not todo):
+        batch = todo[start:start + step]
+        limit = max_new_tokens or min(512, int(max(backend.tokens(it["ref"]) for _, it in batch) * 1.5) + 8)
+        new = {}
+        for (key, it), pred in zip(batch, backend.answer([it for _, it in batch], blank, limit)):
+            if isinstance(pred, MedMLLMError):
+                if on_error == "fail":
+                    raise pred
+                skipped.append(str(pred))
+                print(f"skipped {pred}", file=sys.stderr)
+                it["bad"] = True
+                continue
+            it[field], new[key] = pred, pred
+        cache.add(new)
+    return len(todo) - len(skipped), len(items) - len(todo), skipped
 
 
-def score(items: list[dict], key: str) -> dict[str, float]:
-    """Corpus scores of one run (`pred` or `blank_pred`) by answer type; per-sample scores into the items."""
-    scores: dict[str, float] = {}
-    for kind, names in METRICS_BY_TYPE.items():
+def score(task: Task, items: list[dict], field: str) -> tuple[dict, dict, dict]:
+    """Corpus scores per metric over the items of each answer type; per-sample scores into the items;
+    metrics that cannot run (missing Java, unknown name) are returned as unavailable with the reason."""
+    scores, unavailable, by_category = {}, {}, {}
+    for kind, names in task.metrics.items():
         group = [it for it in items if it["answer_type"] == kind]
         if not group:
             continue
         for name in names:
-            corpus, per = METRICS.get(name)([it[key] for it in group], [it["ref"] for it in group])
-            scores[name] = corpus
-            for it, v in zip(group, per):
-                it.setdefault("scores" if key == "pred" else "blank_scores", {})[name] = v
+            options = dict(task.options.get(name, {}))
+            if name == "choice_accuracy":
+                options["choices"] = [it.get("choices") for it in group]
+            try:
+                corpus, per = METRICS.get(name)([it[field] for it in group], [it["ref"] for it in group], **options)
+            except MedMLLMError as e:
+                unavailable[name] = str(e)
+                continue
+            key = name if name not in scores else f"{name}_{kind.lower()}"
+            scores[key] = corpus
+            for it, value in zip(group, per):
+                it.setdefault("scores" if field == "pred" else "blank_scores", {})[key] = value
         scores[f"n_{kind.lower()}"] = len(group)
-    return scores
+        main = next((n for n in names if n in scores), None)
+        for it in group:
+            if main and it.get("category") is not None:
+                cat = by_category.setdefault(str(it["category"]), {"n": 0, main: 0.0})
+                cat["n"] += 1
+                cat[main] = cat.get(main, 0.0) + it.get("scores" if field == "pred" else "blank_scores", {}).get(main, 0.0)
+    for cat in by_category.values():
+        for k in cat:
+            if k != "n":
+                cat[k] /= cat["n"]
+    return scores, unavailable, by_category
 
 
-def evaluate(engine: Engine, manifests: list[str | Path], out_dir: str | Path, blank: bool = True,
-             batch_size: int = 16, limit: int | None = None, on_error: str = "fail", model_name: str = "") -> dict:
-    """Answer and score every manifest; write results.json, results.md and predictions.jsonl to `out_dir`."""
+def run(backend, tasks: list[tuple[Task, Path]], out_dir: str | Path, *, blank: bool = True, limit: int | None = None,
+        on_error: str = "fail", seed: int = 0, max_new_tokens: int | None = None, config: dict | None = None) -> dict:
+    """Answer and score each (task, manifest); write results.json, results.md, predictions.jsonl, plots."""
+    import torch
+
+    torch.manual_seed(seed)
     out_dir = Path(out_dir)
-    results: dict = {"model": model_name, "medmllm": __version__, "blank_check": blank, "tasks": {},
-                     "conventions": {k: CONVENTIONS[k] for k in CONVENTIONS}, "skipped_records": 0}
-    all_items = []
-    for manifest in map(Path, manifests):
-        items, skipped = load_items(manifest, engine, limit, on_error)
-        task = manifest.name.removesuffix(".jsonl")
-        skipped += answer(engine, items, blank=False, batch_size=batch_size, desc=task, on_error=on_error)
-        results["skipped_records"] += len(skipped)
+    cache = AnswerCache(out_dir / "cache.jsonl")
+    results: dict = {"model": backend.name, "backend": type(backend).__name__, "fingerprint": backend.fingerprint(),
+                     "seed": seed, "medmllm": __version__, "versions": library_versions(), "blank_check": blank,
+                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": config or {}, "tasks": {},
+                     "skipped_records": 0, "generated": 0, "cached": 0}
+    results["config_hash"] = hashlib.sha256(json.dumps(results["config"], sort_keys=True).encode()).hexdigest()[:12]
+    predictions = []
+    for task, path in tasks:
+        items, skipped = load_items(task, Path(path), limit, on_error)
+        generated, cached, bad = answer_all(backend, task, items, cache, False, on_error, max_new_tokens)
+        items = [it for it in items if not it.get("bad")]
+        skipped += bad
         if not items:
-            raise MedMLLMError(f"{manifest}: no records to evaluate")
-        entry = {"manifest": str(manifest), "n": len(items), "scores": score(items, "pred")}
-        if blank:
-            answer(engine, items, blank=True, batch_size=batch_size, desc=f"{task} (blank)")
-            entry["blank_scores"] = score(items, "blank_pred")
-        results["tasks"][task] = entry
-        all_items += [{"task": task, **{k: v for k, v in it.items() if k not in ("history", "inputs")}}
-                      for it in items]
-    results["config_hash"] = _model_hash(engine)
-    write_atomic(out_dir / "results.json", json.dumps(results, indent=2))
-    write_atomic(out_dir / "results.md", markdown(results))
-    write_atomic(out_dir / "predictions.jsonl", "".join(json.dumps(it, default=str) + "\n" for it in all_items))
+            raise MedMLLMError(f"{path}: no records to evaluate for task {task.name}")
+        entry = {"description": task.description, "source": str(path), "split": task.split or "all", "n": len(items)}
+        entry["scores"], entry["unavailable"], entry["by_category"] = score(task, items, "pred")
+        with_inputs = [it for it in items if it["inputs"]]
+        if blank and with_inputs:
+            g, c, _ = answer_all(backend, task, with_inputs, cache, True, on_error, max_new_tokens)
+            generated, cached = generated + g, cached + c
+            entry["blank_scores"], _, entry["blank_by_category"] = score(task, with_inputs, "blank_pred")
+        entry["conventions"] = {k: CONVENTIONS.get(k, "") for k in entry["scores"] if not k.startswith("n_")}
+        entry["skipped_records"] = len(skipped)
+        results["tasks"][task.name] = entry
+        results["skipped_records"] += len(skipped)
+        results["generated"] += generated
+        results["cached"] += cached
+        predictions += [{"task": task.name, **{k: v for k, v in it.items() if k not in ("history", "inputs")}}
+                        for it in items]
+    write_reports(results, predictions, out_dir)
     return results
 
 
-def _model_hash(engine: Engine) -> str:
-    return hashlib.sha256(engine.model.config.to_json_string().encode()).hexdigest()[:12]
+def evaluate(engine, manifests: list[str | Path], out_dir: str | Path, blank: bool = True, batch_size: int = 16,
+             limit: int | None = None, on_error: str = "fail", model_name: str = "") -> dict:
+    """A loaded medmllm model on plain manifests (each an ad-hoc task named after its file)."""
+    from .backends.local import LocalBackend
 
-
-def markdown(results: dict) -> str:
-    """The scores as a Markdown table: one row per task and metric, real vs blank input."""
-    lines = ["| task | n | metric | score | blank input | drop |", "|---|---|---|---|---|---|"]
-    for task, entry in results["tasks"].items():
-        for name, value in entry["scores"].items():
-            if name.startswith("n_"):
-                continue
-            b = entry.get("blank_scores", {}).get(name)
-            drop = f"{value - b:+.3f}" if b is not None else ""
-            lines.append(f"| {task} | {entry['n']} | {name} | {value:.3f} | "
-                         f"{'' if b is None else f'{b:.3f}'} | {drop} |")
-    notes = [f"- `{k}`: {v}" for k, v in results["conventions"].items()]
-    return "\n".join(lines + ["", "Conventions:", *notes, ""])
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    backend = LocalBackend(engine=engine, batch_size=batch_size)
+    backend.name = model_name or backend.name
+    return run(backend, [(manifest_task(m), Path(m)) for m in manifests], out_dir, blank=blank, limit=limit,
+               on_error=on_error)

@@ -8,24 +8,8 @@ import pytest
 import yaml
 
 from medmllm.data.validate import validate
-from tiny import tiny_model_dict
+from tiny import run_cli, tiny_model_dict
 from test_io import _bad_files
-
-
-def run_cli(capsys, *args):
-    """The CLI in this process (faster than a subprocess): (exit code, stdout, stderr)."""
-    from medmllm import cli
-
-    argv, sys.argv = sys.argv, ["medmllm", *map(str, args)]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    finally:
-        sys.argv = argv
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def one_line_error(code, err, *needles):

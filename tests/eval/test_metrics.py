@@ -6,7 +6,8 @@ import pytest
 from medmllm.eval.metrics import METRICS, extract_answer
 
 
-def test_closed_accuracy_first_yes_no_word():
+def test_closed_accuracy_llava_med_substring():
+    # default convention llava-med: normalize_word(gt) is a substring of normalize_word(pred)
     score, per = METRICS.get("closed_accuracy")(["Yes, there is.", "no", "<think>...</think><answer>no</answer>",
                                                  "unclear"], ["yes", "yes", "no", "no"])
     assert per == [1.0, 0.0, 1.0, 0.0] and score == 0.5

@@ -1,0 +1,30 @@
+"""Who answers the questions: a local medmllm model, any OpenAI-compatible endpoint, or a
+transformers image-text-to-text model from a folder. Registered by name (one file each).
+
+A backend answers a batch of eval items (`answer(items, blank, max_new_tokens)`), returning per
+item the text or a `MedMLLMError` (an input that does not decode); `fingerprint` names the model
+and the settings that change answers, and keys the per-item cache that lets a run resume.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Protocol
+
+from ...errors import MedMLLMError
+from ...registry import Registry
+
+BACKENDS: Registry[type] = Registry("backend")
+
+
+class Backend(Protocol):
+    name: str
+    batch_size: int
+
+    def fingerprint(self) -> str: ...
+
+    def answer(self, items: list[dict], blank: bool, max_new_tokens: int) -> list[str | MedMLLMError]: ...
+
+
+for _module in pkgutil.iter_modules(__path__):  # registration is by folder
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -1,0 +1,29 @@
+"""The ``medmllm score`` command (registered in medmllm/cli.py): score a predictions file, no model needed."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def score(task: Annotated[str, typer.Argument(help="vqa or report.")],
+          predictions: Annotated[Path, typer.Argument(help="JSONL, one {\"id\", \"pred\", \"ref\"} per line (VQA: also "
+                                                           "answer_type CLOSED/OPEN, question; report: ref may be a "
+                                                           "list). `medmllm eval`'s predictions.jsonl works.")],
+          convention: Annotated[Optional[str], typer.Option(help="VQA scoring convention: llava-med (default; LLaVA-Med "
+                                                                 "run_eval_batch.py), llava-med-gated (run_eval.py), "
+                                                                 "multimedeval, exact.")] = None,
+          tokenize: Annotated[Optional[str], typer.Option(help="Report tokenisation: ptb (default for BLEU/METEOR/ROUGE-L/"
+                                                               "CIDEr-D), r2gen, none. Unset, rouge-score and sacrebleu "
+                                                               "use their own tokenizers.")] = None,
+          json_: Annotated[bool, typer.Option("--json", help="Print one JSON object (metrics, per_sample, convention, "
+                                                             "versions, n, unavailable).")] = False) -> None:
+    """Score predictions against references: VQA closed accuracy / open recall / open F1 / exact match
+    under a named convention, or report BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (values 0-1, CIDEr-D 0-10)."""
+    import json
+
+    from .score import score_file, table
+
+    result = score_file(task, predictions, convention=convention, tokenize=tokenize)
+    print(json.dumps(result) if json_ else table(result, task, predictions))
