@@ -137,3 +137,42 @@ def test_cli_tasks_compare_and_bad_input(setup, capsys, tmp_path):
     code, _, err = run_cli(capsys, "eval", "--endpoint", "http://127.0.0.1:9/v1", "--api-model", "x", "--task",
                            "medsynth-xray-vqa", "--data-dir", setup / "data", "--out", tmp_path / "c", "--limit", "1")
     assert code == 2 and "unreachable" in err.strip().splitlines()[-1]
+
+
+def tiny_llava(folder):
+    """A random 2-layer LLaVA with its processor (CLIP vision 32 px, Llama text), saved to `folder`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration,
+                              LlavaProcessor, PreTrainedTokenizerFast)
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer, bpe.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    bpe.train_from_iterator(["Is there a pleural effusion? yes no"] * 20, trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<|endoftext|>", "<|pad|>", "<image>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    template = ("{% for m in messages %}{{ m['role'] }}: {% for p in m['content'] %}{% if p['type'] == 'image' %}"
+                "<image>{% else %}{{ p['text'] }}{% endif %}{% endfor %}\n{% endfor %}"
+                "{% if add_generation_prompt %}assistant: {% endif %}")
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|pad|>",
+                                  extra_special_tokens={"image_token": "<image>"}, chat_template=template)
+    images = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor = LlavaProcessor(image_processor=images, tokenizer=tok, patch_size=16, num_additional_image_tokens=1,
+                               vision_feature_select_strategy="default", chat_template=template)
+    config = LlavaConfig(vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                                        num_attention_heads=2, image_size=32, patch_size=16),
+                         text_config=LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                                                 num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1),
+                         image_token_id=tok.convert_tokens_to_ids("<image>"), vision_feature_layer=-1)
+    LlavaForConditionalGeneration(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+
+
+def test_transformers_model_from_a_folder(setup, tmp_path):
+    tiny_llava(tmp_path / "llava")
+    hf = BACKENDS.get("hf")(tmp_path / "llava", batch_size=3)
+    task = resolve("medsynth-xray-vqa", setup / "data")
+    results = run(hf, [task], tmp_path / "ev", limit=5, max_new_tokens=3)
+    entry = results["tasks"]["medsynth-xray-vqa"]
+    assert entry["n"] == 5 and "closed_accuracy" in entry["scores"] and "closed_accuracy" in entry["blank_scores"]
+    assert results["fingerprint"].startswith("hf:") and results["backend"] == "HFBackend"
