@@ -136,6 +136,10 @@ def main() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    if not os.environ.get("MEDMLLM_DEBUG"):  # library warnings would bury the one-line error
+        import warnings
+
+        warnings.filterwarnings("ignore")
 
     try:
         app(standalone_mode=False)

@@ -38,3 +38,14 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: str) -> bool:
         return name in self._items
+
+
+def import_modules(package: str, path, skip: tuple[str, ...] = ()) -> None:
+    """Import every module of a package folder (except `_private` ones and `skip`), so that their
+    `@REGISTRY.register` decorators run: the folder is the registry."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(path):
+        if not module.name.startswith("_") and module.name not in skip:
+            importlib.import_module(f"{package}.{module.name}")

@@ -4,10 +4,10 @@ Registered by name (`connectors.image.name: mlp2x_gelu`). Every connector is bui
 `cls(in_dim, out_dim, in_tokens, **params)` and exposes `num_tokens` (M), which the
 processor uses to expand each `<image>`/`<volume>`/`<ecg>` placeholder into M tokens.
 """
-from ..registry import Registry
+from ..registry import Registry, import_modules
 
 CONNECTORS: Registry = Registry("connector")
 
-from . import mlp, pool, resampler  # noqa: E402,F401  (registration side effect)
+import_modules(__name__, __path__)  # each connector file registers itself
 
 __all__ = ["CONNECTORS"]

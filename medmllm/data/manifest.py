@@ -16,7 +16,7 @@ from typing import Iterator
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import MedMLLMError
+from ..errors import MedMLLMError, brief
 from ..model import MODALITIES, PLACEHOLDERS
 from .processor import MedMLLMProcessor
 
@@ -38,7 +38,7 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, int, dict | MedMLLMErr
                     raise ValueError("not a JSON object")
                 yield lineno, start, rec
             except ValueError as e:
-                yield lineno, start, MedMLLMError(f"{path}:{lineno}: not valid JSON ({str(e)[:60]})")
+                yield lineno, start, MedMLLMError(f"{path}:{lineno}: not valid JSON ({brief(e)})")
 
 
 def record_inputs(rec: dict) -> dict[str, list[str]]:
@@ -67,6 +67,11 @@ def check_record(rec: dict, root: Path, modalities: set[str] | None = None, chec
     if len(conv) % 2:
         return "conversation ends without an answer"
     text = "".join(t.get("value", t.get("content", "")) for t in conv)
+    for modality in MODALITIES:
+        v = rec.get(modality)
+        paths = [v] if isinstance(v, str) else v if isinstance(v, list) else None
+        if v is not None and (paths is None or not all(isinstance(p, str) and p.strip() for p in paths)):
+            return f"'{modality}' must be a file path or a list of file paths (non-empty strings)"
     inputs = record_inputs(rec)
     for modality in MODALITIES:
         n_ph, n_in = text.count(PLACEHOLDERS[modality]), len(inputs.get(modality, []))
@@ -84,7 +89,7 @@ def check_record(rec: dict, root: Path, modalities: set[str] | None = None, chec
 
 
 class ManifestDataset(Dataset):
-    """Map-style dataset over one or more manifests; returns processed samples or None (skipped)."""
+    """Map-style dataset over one or more manifests of processed samples; bad records fail or are skipped."""
 
     def __init__(self, manifests: list[str | Path], processor: MedMLLMProcessor, max_length: int = 512,
                  on_error: str = "fail", pack_turns: int = 1):
@@ -116,7 +121,8 @@ class ManifestDataset(Dataset):
     def _fail(self, problem: str) -> None:
         if self.on_error == "fail":
             raise MedMLLMError(problem)
-        self.skipped.append(problem)
+        if problem not in self.skipped:  # a bad record seen again in a later epoch counts once
+            self.skipped.append(problem)
 
     def __len__(self) -> int:
         return len(self.groups) if self.groups is not None else len(self.offsets)
@@ -129,18 +135,26 @@ class ManifestDataset(Dataset):
             f.seek(self.offsets[i])
             return json.loads(f.readline())
 
-    def __getitem__(self, i: int) -> dict | None:
+    def __getitem__(self, i: int) -> dict:
+        """Item i; with on_error="skip", a record that fails to load is counted, reported and replaced
+        by the next one that loads (so no batch is ever empty)."""
+        for k in range(len(self)):
+            j = (i + k) % len(self)
+            try:
+                return self._load(j)
+            except Exception as e:  # any decoder failure is a bad record, named by its line
+                first = self.groups[j][0] if self.groups is not None else j
+                why = str(e) if isinstance(e, MedMLLMError) else f"{type(e).__name__}: {brief(e)}"
+                self._fail(f"{self.location(first)}: {why}")
+                print(f"skipped {self.location(first)}: {why}", file=sys.stderr)
+        raise MedMLLMError(f"{', '.join(map(str, self.paths))}: no record could be loaded")
+
+    def _load(self, i: int) -> dict:
         if self.groups is not None:
             i, rec = self.groups[i][0], merge_turns([self.record(j) for j in self.groups[i]])
         else:
             rec = self.record(i)
-        root = self.paths[self.file_idx[i]].parent
-        try:
-            return self.process(rec, root)
-        except MedMLLMError as e:
-            self._fail(f"{self.location(i)}: {e}")
-            print(f"skipped {self.location(i)}: {e}", file=sys.stderr)
-            return None
+        return self.process(rec, self.paths[self.file_idx[i]].parent)
 
     def process(self, rec: dict, root: Path) -> dict:
         p = self.processor

@@ -12,7 +12,7 @@ from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import MedMLLMError
+from ..errors import MedMLLMError, brief
 from . import io
 from .manifest import check_record, iter_records, record_inputs
 
@@ -39,6 +39,8 @@ class _DecodeCache:
                 problem = None if kind in ACCEPTS[modality] else f"{path}: is {'an' if kind == 'image' else 'a'} {kind}, not usable as '{modality}'"
         except MedMLLMError as e:
             problem = str(e)
+        except Exception as e:  # a decoder's own error type: still one line naming the file
+            problem = f"{path}: {type(e).__name__}: {brief(e)}"
         self.items[key] = problem
         if len(self.items) > self.size:
             self.items.popitem(last=False)

@@ -4,10 +4,10 @@ Each encoder registers itself by name with `@ENCODERS.register(...)`; the model 
 names it (`encoders.image.name: hf_vision`). Every encoder exposes `out_dim` (d_enc) and
 `num_patches` (N) so a connector can be sized without running it.
 """
-from ..registry import Registry
+from ..registry import Registry, import_modules
 
 ENCODERS: Registry = Registry("encoder")
 
-from . import ecg, image, volume  # noqa: E402,F401  (registration side effect)
+import_modules(__name__, __path__)  # each encoder file registers itself
 
 __all__ = ["ENCODERS"]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import MedMLLMError
+from ..errors import MedMLLMError, brief
 
 eval_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
                        help="Evaluate a model on benchmark tasks or manifests (and compare runs).")
@@ -32,6 +32,8 @@ def evaluate_command(
         limit: Annotated[Optional[int], typer.Option(help="At most this many items per task.")] = None,
         max_new_tokens: Annotated[Optional[int], typer.Option(help="Answer length cap (default: from the references).")] = None,
         seed: Annotated[int, typer.Option(help="Random seed, recorded with the results.")] = 0,
+        judge_endpoint: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server of an LLM judge for open answers and reports (optional).")] = None,
+        judge_model: Annotated[Optional[str], typer.Option(help="Model name for --judge-endpoint.")] = None,
         on_error: Annotated[str, typer.Option(help="fail or skip bad records.")] = "fail") -> None:
     """Answer every item (cached per item: rerunning a killed run finishes only what is missing),
     score it with each task's pinned conventions, and write results.json, results.md,
@@ -57,8 +59,12 @@ def evaluate_command(
     out = out or (model / "eval" if model else Path("eval"))
     config = {"tasks": [t.name for t, _ in tasks], "sources": [str(p) for _, p in tasks], "blank": blank,
               "limit": limit, "max_new_tokens": max_new_tokens, "batch_size": batch_size}
+    if bool(judge_endpoint) != bool(judge_model):
+        raise MedMLLMError("--judge-endpoint and --judge-model go together")
+    judge = {"url": judge_endpoint, "model": judge_model, "concurrency": concurrency} if judge_endpoint else None
+    config["judge"] = {"url": judge_endpoint, "model": judge_model} if judge else None
     results = run(backend, tasks, out, blank=blank, limit=limit, on_error=on_error, seed=seed,
-                  max_new_tokens=max_new_tokens, config=config)
+                  max_new_tokens=max_new_tokens, config=config, judge=judge)
     print((out / "results.md").read_text())
     print(f"{results['generated']} answers generated, {results['cached']} from the cache; results in {out}/")
     if results["skipped_records"]:
@@ -91,7 +97,7 @@ def compare_command(a: Annotated[Path, typer.Argument(help="results.json of run 
         except FileNotFoundError:
             raise MedMLLMError(f"{path}: not found") from None
         except (ValueError, KeyError, TypeError) as e:
-            raise MedMLLMError(f"{path}: not a medmllm results.json ({type(e).__name__}: {str(e)[:60]})") from None
+            raise MedMLLMError(f"{path}: not a medmllm results.json ({type(e).__name__}: {brief(e)})") from None
     print("\n".join(compare(*runs)))
 
 

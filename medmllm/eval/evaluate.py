@@ -136,8 +136,11 @@ def score(task: Task, items: list[dict], field: str) -> tuple[dict, dict, dict]:
 
 
 def run(backend, tasks: list[tuple[Task, Path]], out_dir: str | Path, *, blank: bool = True, limit: int | None = None,
-        on_error: str = "fail", seed: int = 0, max_new_tokens: int | None = None, config: dict | None = None) -> dict:
-    """Answer and score each (task, manifest); write results.json, results.md, predictions.jsonl, plots."""
+        on_error: str = "fail", seed: int = 0, max_new_tokens: int | None = None, config: dict | None = None,
+        judge: dict | None = None) -> dict:
+    """Answer and score each (task, manifest); write results.json, results.md, predictions.jsonl, plots.
+    `judge` ({"url", "model"}) adds `llm_judge`: an OpenAI-compatible model grading each open answer
+    and report against its reference (0/1), with the judge named in the conventions."""
     import torch
 
     torch.manual_seed(seed)
@@ -164,6 +167,8 @@ def run(backend, tasks: list[tuple[Task, Path]], out_dir: str | Path, *, blank: 
             generated, cached = generated + g, cached + c
             entry["blank_scores"], _, entry["blank_by_category"] = score(task, with_inputs, "blank_pred")
         entry["conventions"] = {k: CONVENTIONS.get(k, "") for k in entry["scores"] if not k.startswith("n_")}
+        if judge:
+            _judge(items, entry, judge)
         entry["skipped_records"] = len(skipped)
         results["tasks"][task.name] = entry
         results["skipped_records"] += len(skipped)
@@ -173,6 +178,21 @@ def run(backend, tasks: list[tuple[Task, Path]], out_dir: str | Path, *, blank: 
                         for it in items]
     write_reports(results, predictions, out_dir)
     return results
+
+
+def _judge(items: list[dict], entry: dict, settings: dict) -> None:
+    """Grade OPEN / REPORT / CAPTION answers with the judge model; mean into entry["scores"]["llm_judge"]."""
+    from .judge import judge
+
+    graded = [it for it in items if it["answer_type"] in ("OPEN", "REPORT", "CAPTION")]
+    if not graded:
+        return
+    scores = judge(graded, settings["url"], settings["model"], concurrency=settings.get("concurrency", 4))
+    for it, value in zip(graded, scores):
+        it.setdefault("scores", {})["llm_judge"] = value
+    entry["scores"]["llm_judge"] = sum(scores) / len(scores)
+    entry["conventions"]["llm_judge"] = scores.convention + (f"; {scores.unparseable} unparseable repl(ies) scored 0"
+                                                              if scores.unparseable else "")
 
 
 def evaluate(engine, manifests: list[str | Path], out_dir: str | Path, blank: bool = True, batch_size: int = 16,

@@ -91,7 +91,7 @@ def compare(a: dict, b: dict) -> list[str]:
     for key in ("model", "fingerprint", "seed", "config_hash", "medmllm"):
         if a.get(key) != b.get(key):
             lines.append(f"{key}: {a.get(key)} -> {b.get(key)}")
-    lines += ["", f"| task | metric | A | B | B - A |", "|---|---|---|---|---|"]
+    lines += ["", "| task | metric | A | B | B - A |", "|---|---|---|---|---|"]
     for task in sorted(set(a["tasks"]) | set(b["tasks"])):
         sa, sb = a["tasks"].get(task, {}).get("scores", {}), b["tasks"].get(task, {}).get("scores", {})
         for name in sorted(set(sa) | set(sb)):

@@ -4,7 +4,9 @@ from ..registry import Registry
 
 RECIPES: Registry = Registry("training stage")
 
-from . import align, sft  # noqa: E402,F401  (registration side effect)
+from ..registry import import_modules  # noqa: E402
+
+import_modules(__name__, __path__)  # each stage file registers itself
 
 
 def run(cfg, resume: bool = False):

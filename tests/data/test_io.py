@@ -87,7 +87,7 @@ def test_window_from_tags_and_monochrome1(tmp_path):
     ds.WindowCenter, ds.WindowWidth = 40, 400
     ds.save_as(tmp_path / "w.dcm")
     loaded = io.load(tmp_path / "w.dcm")
-    assert loaded.window == {"center": 40.0, "width": 400.0, "source": "tags"}
+    assert loaded.window == {"center": 40.0, "width": 400.0, "source": "tags", "function": "LINEAR"}
     np.testing.assert_allclose(io.read_image(tmp_path / "w.dcm"), io.read_image(tmp_path / "w.dcm", "abdomen"))
     ds.PhotometricInterpretation = "MONOCHROME1"
     ds.save_as(tmp_path / "m1.dcm")

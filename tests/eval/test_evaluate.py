@@ -176,3 +176,29 @@ def test_transformers_model_from_a_folder(setup, tmp_path):
     entry = results["tasks"]["medsynth-xray-vqa"]
     assert entry["n"] == 5 and "closed_accuracy" in entry["scores"] and "closed_accuracy" in entry["blank_scores"]
     assert results["fingerprint"].startswith("hf:") and results["backend"] == "HFBackend"
+
+
+def test_llm_judge_scores_open_answers(setup, tmp_path):
+    class Judge(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            reply = json.dumps({"choices": [{"message": {"role": "assistant", "content": "1"}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Judge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        local = BACKENDS.get("local")(setup / "model", batch_size=4)
+        results = run(local, [resolve("medsynth-xray-report", setup / "data")], tmp_path / "ev", limit=3,
+                      max_new_tokens=3, blank=False,
+                      judge={"url": f"http://127.0.0.1:{server.server_port}/v1", "model": "judge"})
+    finally:
+        server.shutdown()
+    entry = results["tasks"]["medsynth-xray-report"]
+    assert entry["scores"]["llm_judge"] == 1.0 and "judge" in entry["conventions"]["llm_judge"]

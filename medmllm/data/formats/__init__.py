@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ...errors import MedMLLMError
-from ...registry import Registry
+from ...errors import MedMLLMError, brief
+from ...registry import Registry, import_modules
 
 FORMATS: Registry[Callable[["Context"], Iterator[dict | MedMLLMError]]] = Registry("data format")
 
@@ -85,7 +85,7 @@ def read_json(path: Path):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except (ValueError, UnicodeDecodeError) as e:
-        raise MedMLLMError(f"{path}: not valid JSON ({str(e).splitlines()[0][:80]})") from None
+        raise MedMLLMError(f"{path}: not valid JSON ({brief(e)})") from None
     except OSError as e:
         raise MedMLLMError(f"{path}: cannot read ({e.strerror or e})") from None
 
@@ -106,7 +106,7 @@ def read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
                                    f"(has {', '.join(columns) or 'no header'})")
             return [{k: (v or "") for k, v in row.items() if k is not None} for row in reader]
     except (OSError, csv.Error, UnicodeDecodeError, EOFError) as e:
-        raise MedMLLMError(f"{path}: not a readable CSV ({str(e).splitlines()[0][:80] if str(e) else type(e).__name__})") from None
+        raise MedMLLMError(f"{path}: not a readable CSV ({brief(e)})") from None
 
 
 def vqa_record(id: str, media: str | list[str], prompt: str, answer: str, meta: dict, key: str = "image") -> dict:
@@ -142,6 +142,8 @@ def convert(format: str, src: Path, out: Path, *, split: str | None = None, imag
     src, out = Path(src), Path(out)
     if not src.exists():
         raise MedMLLMError(f"{src}: not found")
+    if out.suffix != ".jsonl" or out.resolve() == src.resolve():
+        raise MedMLLMError(f"{out}: the output must be a new .jsonl manifest, not the source or another file type")
     ctx = Context(src=src, out=out, split=split, images=Path(images) if images else None, lang=lang)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
@@ -192,14 +194,4 @@ def _guarded(items: Iterator, src: Path, format: str, stats: dict) -> Iterator:
                            f"{type(e).__name__}: {msg}") from None
 
 
-def _register_all() -> None:
-    """Registration is by folder: every module here not starting with `_` is a format adapter."""
-    import importlib
-    import pkgutil
-
-    for module in pkgutil.iter_modules(__path__):
-        if not module.name.startswith("_") and module.name != "command":
-            importlib.import_module(f"{__name__}.{module.name}")
-
-
-_register_all()
+import_modules(__name__, __path__, skip=("command",))  # registration is by folder: one adapter per file

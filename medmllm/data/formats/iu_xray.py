@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ...errors import MedMLLMError
+from ...errors import MedMLLMError, brief
 from . import FILTERED, FORMATS, Context
 from ._report import clean, r2gen, report_answer, report_record
 
@@ -35,7 +35,7 @@ def iu_xray(ctx: Context):
         try:
             tree = ET.parse(path).getroot()
         except (ET.ParseError, OSError) as e:
-            yield MedMLLMError(f"{path.name}: not valid XML ({str(e)[:80]})")
+            yield MedMLLMError(f"{path.name}: not valid XML ({brief(e)})")
             continue
         texts = {a.get("Label", "").upper(): clean("".join(a.itertext())) for a in tree.iter("AbstractText")}
         findings, impression = texts.get("FINDINGS", ""), texts.get("IMPRESSION", "")

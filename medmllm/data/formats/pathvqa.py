@@ -17,7 +17,7 @@ import pickle
 import re
 from pathlib import Path
 
-from ...errors import MedMLLMError
+from ...errors import MedMLLMError, brief
 from . import FORMATS, Context, closed_or_open, vqa_record
 
 
@@ -33,7 +33,7 @@ def _load_pickle(path: Path):
         with open(path, "rb") as f:
             return _PlainUnpickler(f).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
-        raise MedMLLMError(f"{path}: not a readable PathVQA pickle ({str(e)[:80] or type(e).__name__})") from None
+        raise MedMLLMError(f"{path}: not a readable PathVQA pickle ({brief(e)})") from None
 
 
 @FORMATS.register("pathvqa")
@@ -112,7 +112,7 @@ def _from_parquet(ctx: Context, files: list[Path]):
                 table = pq.ParquetFile(path)
                 names = table.schema_arrow.names
             except Exception as e:  # pyarrow raises several types for a corrupt file
-                raise MedMLLMError(f"{path}: not a readable parquet file ({str(e).splitlines()[0][:80]})") from None
+                raise MedMLLMError(f"{path}: not a readable parquet file ({brief(e)})") from None
             missing = [c for c in ("image", "question", "answer") if c not in names]
             if missing:
                 raise MedMLLMError(f"{path}: missing column(s) {', '.join(map(repr, missing))} (has {', '.join(names)})")

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import MedMLLMError
+from ...errors import MedMLLMError, brief
 from .base import WINDOW_PRESETS, Loaded, apply_window, min_max, resolve_window
 from .dicom import dicom_to_unit, load_dicom, load_series
 from .ecg import STANDARD_LEADS, load_wfdb, order_leads, resample_signal
 from .sniff import detect_format, wfdb_header
-from .volume import load_nifti, load_npy, resample
+from .volume import load_nifti, load_npy, read_npy, resample
 
 __all__ = ["Loaded", "load", "read_image", "read_volume", "read_ecg", "detect_format", "WINDOW_PRESETS",
            "STANDARD_LEADS", "apply_window", "resample", "resample_signal"]
@@ -52,12 +52,15 @@ def _load_pil(path: Path, fmt: str) -> Loaded:
             mode = im.mode
             im = im.convert("RGB") if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA") else im.convert("F")
             arr = np.asarray(im, dtype=np.float32)
+    except Image.DecompressionBombError as e:
+        raise MedMLLMError(f"{path}: image too large to decode safely ({brief(e)})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise MedMLLMError(f"{path}: not a readable {fmt.upper()} image ({e.__class__.__name__}: "
-                           f"{str(e).splitlines()[0][:80] if str(e) else 'no details'})") from None
+                           f"{brief(e)})") from None
     eight = mode in ("1", "L", "P", "RGB", "RGBA", "LA", "PA", "CMYK", "YCbCr")
     stored = "uint8" if eight else {"I;16": "uint16", "I;16B": "uint16", "I": "int32", "F": "float32"}.get(mode, mode)
-    return Loaded("image", arr, fmt, meta={"stored_dtype": stored, "mode": mode, "bit_depth": 8 if eight else 16})
+    bits = 8 if eight else {"uint16": 16}.get(stored, 32)
+    return Loaded("image", arr, fmt, meta={"stored_dtype": stored, "mode": mode, "bit_depth": bits})
 
 
 def read_image(path: str | Path, window: str | tuple[float, float] | None = None) -> np.ndarray:
@@ -71,6 +74,8 @@ def read_image(path: str | Path, window: str | tuple[float, float] | None = None
     win = resolve_window(window, path)
     if loaded.kind == "signal":
         raise MedMLLMError(f"{path}: is a {loaded.format} signal, not an image")
+    if loaded.format == "dicom" and loaded.kind == "volume":  # a multi-frame file: its middle frame
+        loaded.array, loaded.kind = loaded.array[len(loaded.array) // 2], "image"
     if loaded.format == "dicom" and loaded.kind == "image":
         return dicom_to_unit(path, loaded, win)
     arr = loaded.array
@@ -91,6 +96,8 @@ def read_volume(path: str | Path, spacing: tuple[float, float, float] | None = N
     loaded = load(path)
     if loaded.kind != "volume":
         raise MedMLLMError(f"{path}: is a {loaded.format} {loaded.kind}, not a 3D volume")
+    if loaded.array.ndim != 3:
+        raise MedMLLMError(f"{path}: expected a 3D volume, got shape {list(loaded.array.shape)}")
     data, current = loaded.array, tuple(loaded.spacing or (1.0, 1.0, 1.0))
     if spacing is not None:
         data, current = resample(data, current, tuple(spacing)), tuple(float(s) for s in spacing)
@@ -105,14 +112,7 @@ def read_ecg(path: str | Path, rate: float | None = None, standard_order: bool =
     I, II, III, aVR, aVL, aVF, V1-V6; `rate` resamples (polyphase, anti-aliased)."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        from .sniff import _exists
-
-        try:
-            data = np.load(_exists(path), allow_pickle=False).astype(np.float32)
-        except MedMLLMError:
-            raise
-        except Exception as e:
-            raise MedMLLMError(f"{path}: not a readable .npy array ({str(e).splitlines()[0][:80]})") from None
+        data = read_npy(path)
         data = data if data.ndim == 2 else data.reshape(1, -1)
         signal, fs, leads = data, 500.0, [f"lead{i}" for i in range(len(data))]
     else:

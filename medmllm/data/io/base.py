@@ -71,8 +71,14 @@ def resolve_window(window: str | tuple[float, float] | list[float] | None, path:
     return center, width
 
 
-def apply_window(values: np.ndarray, center: float, width: float) -> np.ndarray:
-    """The DICOM LINEAR VOI function (PS3.3 C.11.2.1.2.1) scaled to [0, 1]."""
+def apply_window(values: np.ndarray, center: float, width: float, function: str = "LINEAR") -> np.ndarray:
+    """A DICOM VOI window function (PS3.3 C.11.2.1.2) scaled to [0, 1]: LINEAR (the default),
+    LINEAR_EXACT or SIGMOID, as the file's VOILUTFunction says."""
+    x = values.astype(np.float64)
+    if function == "SIGMOID":
+        return (1.0 / (1.0 + np.exp(-4.0 * (x - center) / width))).astype(np.float32)
+    if function == "LINEAR_EXACT":
+        return np.clip((x - center) / width + 0.5, 0.0, 1.0).astype(np.float32)
     lo = center - 0.5 - (width - 1) / 2
     out = (values.astype(np.float32) - (center - 0.5)) / max(width - 1, 1e-6) + 0.5
     out[values <= lo] = 0.0

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import MedMLLMError
+from ...errors import MedMLLMError, brief
 from .base import Loaded
 
+_UNIT_TO_MV = {"uV": 1e-3, "μV": 1e-3, "mV": 1.0, "V": 1e3}
 STANDARD_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 _BY_KEY = {name.lower(): name for name in STANDARD_LEADS}
 
@@ -51,12 +52,11 @@ def load_wfdb(path: Path, header: Path) -> Loaded:
     except FileNotFoundError as e:
         raise MedMLLMError(f"{header}: WFDB data file missing ({Path(e.filename or '').name or 'signal file'})") from None
     except Exception as e:  # wfdb raises ValueError/IndexError/... for malformed records
-        raise MedMLLMError(f"{header}: not a readable WFDB record ({str(e).splitlines()[0][:80]})") from None
+        raise MedMLLMError(f"{header}: not a readable WFDB record ({brief(e)})") from None
     if rec.p_signal is None or rec.p_signal.size == 0:
         raise MedMLLMError(f"{header}: WFDB record has no signal")
-    units = {str(u) for u in (rec.units or [])}
-    signal = np.nan_to_num(rec.p_signal.T.astype(np.float32))
-    if units == {"uV"}:
-        signal = signal / 1000.0
+    units = [str(u) for u in (rec.units or ["mV"] * rec.p_signal.shape[1])]
+    scale = np.asarray([_UNIT_TO_MV.get(u, 1.0) for u in units], dtype=np.float32)[:, None]
+    signal = np.nan_to_num(rec.p_signal.T.astype(np.float32)) * scale  # each channel to mV
     return Loaded("signal", signal, "wfdb", sampling_rate=float(rec.fs), leads=list(rec.sig_name),
-                  meta={"units": "mV", "file_units": sorted(units)})
+                  meta={"units": "mV", "file_units": sorted(set(units))})

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import MedMLLMError
+from ...errors import MedMLLMError, brief
 from .base import Loaded
 
 
@@ -19,25 +19,38 @@ def load_nifti(path: Path) -> Loaded:
         img = nib.as_closest_canonical(img)
         data = np.asarray(img.dataobj, dtype=np.float32)
     except Exception as e:  # nibabel raises many types for bad headers and truncated data
-        raise MedMLLMError(f"{path}: not a readable NIfTI volume ({str(e).splitlines()[0][:80]})") from None
-    if data.ndim == 4:
+        raise MedMLLMError(f"{path}: not a readable NIfTI volume ({brief(e)})") from None
+    shape = list(data.shape)
+    if data.ndim == 4:  # a time series or multi-echo image: its first volume (named in meta)
         data = data[..., 0]
     if data.ndim != 3:
         raise MedMLLMError(f"{path}: expected a 3D volume, got shape {data.shape}")
     zooms = tuple(float(s) for s in img.header.get_zooms()[:3])
     return Loaded("volume", np.ascontiguousarray(data.transpose(2, 1, 0)), "nifti", spacing=zooms[::-1],
-                  meta={"stored_dtype": str(img.get_data_dtype()), "orientation": original, "reoriented_to": "RAS", "affine": img.affine.round(6).tolist()})
+                  meta={"stored_dtype": str(img.get_data_dtype()), "file_shape": shape,
+                        "volumes_in_file": shape[3] if len(shape) == 4 else 1, "orientation": original, "reoriented_to": "RAS", "affine": img.affine.round(6).tolist()})
+
+
+def read_npy(path: Path) -> np.ndarray:
+    """A real-valued `.npy` array as float32 (no pickles; complex arrays refused)."""
+    from .sniff import _exists
+
+    try:
+        data = np.load(_exists(path), allow_pickle=False)
+    except MedMLLMError:
+        raise
+    except Exception as e:
+        raise MedMLLMError(f"{path}: not a readable .npy array ({brief(e)})") from None
+    if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)
+            or data.dtype == np.bool_):
+        raise MedMLLMError(f"{path}: .npy array has dtype {data.dtype}; expected real numbers")
+    return data
 
 
 def load_npy(path: Path) -> Loaded:
     """A `.npy` array: 3D (D, H, W) or with a leading channel of 1 (M3D's (1, 32, 256, 256)) is a
     volume; 2D is an image; (leads, samples) with few rows is not guessed: use read_ecg for that."""
-    try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise MedMLLMError(f"{path}: not a readable .npy array ({str(e).splitlines()[0][:80]})") from None
-    if not np.issubdtype(data.dtype, np.number):
-        raise MedMLLMError(f"{path}: .npy array has non-numeric dtype {data.dtype}")
+    data = read_npy(path)
     stored = str(data.dtype)
     data = data.astype(np.float32).squeeze()
     if data.ndim == 3:

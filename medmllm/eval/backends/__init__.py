@@ -7,12 +7,10 @@ and the settings that change answers, and keys the per-item cache that lets a ru
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Protocol
 
 from ...errors import MedMLLMError
-from ...registry import Registry
+from ...registry import Registry, import_modules
 
 BACKENDS: Registry[type] = Registry("backend")
 
@@ -26,5 +24,4 @@ class Backend(Protocol):
     def answer(self, items: list[dict], blank: bool, max_new_tokens: int) -> list[str | MedMLLMError]: ...
 
 
-for _module in pkgutil.iter_modules(__path__):  # registration is by folder
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_modules(__name__, __path__)  # registration is by folder

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import MedMLLMError
+from ...errors import MedMLLMError, brief
 from . import BACKENDS
 
 
@@ -33,7 +33,7 @@ class HFBackend:
             self.processor = AutoProcessor.from_pretrained(model)
             self.model = AutoModelForImageTextToText.from_pretrained(model).eval()
         except (OSError, ValueError) as e:
-            raise MedMLLMError(f"{model}: not a transformers image-text-to-text model ({str(e).splitlines()[0][:100]})") from None
+            raise MedMLLMError(f"{model}: not a transformers image-text-to-text model ({brief(e)})") from None
         self.processor.tokenizer.padding_side = "left"
         self.name, self.batch_size = str(model), batch_size
 

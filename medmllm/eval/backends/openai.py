@@ -99,6 +99,14 @@ class OpenAIBackend:
             return e
         except OSError as e:
             return MedMLLMError(f"{item['where']}: cannot read input ({e})")
+        return self._post(body, item["where"])
+
+    def chat(self, messages: list[dict], max_tokens: int, where: str = "request") -> str:
+        """One chat completion for ready-made `messages` (the reply text); raises MedMLLMError like `answer`."""
+        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": self.temperature}
+        return self._post(body, where)
+
+    def _post(self, body: dict, where: str) -> str:
         data = json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
@@ -111,7 +119,7 @@ class OpenAIBackend:
                 return str(reply["choices"][0]["message"]["content"] or "").strip()
             except urllib.error.HTTPError as e:
                 if e.code not in (408, 409, 429) and e.code < 500 or attempt == self.retries:
-                    raise MedMLLMError(f"{self.url}: HTTP {e.code} for {item['where']} "
+                    raise MedMLLMError(f"{self.url}: HTTP {e.code} for {where} "
                                        f"({e.read()[:120].decode(errors='replace')})") from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
                 if attempt == self.retries:

@@ -6,12 +6,10 @@ default options reproduce; results always carry it beside the number.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 from typing import Callable
 
-from ...registry import Registry
+from ...registry import Registry, import_modules
 
 METRICS: Registry[Callable] = Registry("metric")
 CONVENTIONS: dict[str, str] = {}
@@ -29,6 +27,4 @@ def extract_answer(text: str) -> str:
     return m.group(1).strip() if m else text.strip()
 
 
-for _module in pkgutil.iter_modules(__path__):  # registration is by folder: import every module
-    if not _module.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_module.name}")
+import_modules(__name__, __path__)  # registration is by folder: every module registers its metrics

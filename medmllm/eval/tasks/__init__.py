@@ -7,15 +7,13 @@ lists of tasks. `Task.items(path)` yields eval items, or a `MedMLLMError` for a 
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 from ...data.manifest import check_record, iter_records, record_inputs
 from ...errors import MedMLLMError
-from ...registry import Registry
+from ...registry import Registry, import_modules
 
 TASKS: Registry["Task"] = Registry("task")
 SUITES: Registry[list[str]] = Registry("suite")
@@ -110,5 +108,4 @@ def resolve(name: str, data_dir: Path | None) -> tuple[Task, Path]:
     return task, path
 
 
-for _module in pkgutil.iter_modules(__path__):  # registration is by folder
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_modules(__name__, __path__)  # registration is by folder

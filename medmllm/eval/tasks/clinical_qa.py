@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ...data.formats import choice_prompt, read_json
-from ...errors import MedMLLMError
+from ...errors import MedMLLMError, brief
 from . import SUITES, Task, register
 
 
@@ -28,7 +28,7 @@ def medqa_items(path: Path, task: Task) -> Iterator[dict | MedMLLMError]:
                 options, letter = q["options"], str(q["answer_idx"]).strip()
                 question = str(q["question"]).strip()
             except (ValueError, KeyError, TypeError) as e:
-                yield MedMLLMError(f"{where}: not a MedQA record ({type(e).__name__}: {str(e)[:60]})")
+                yield MedMLLMError(f"{where}: not a MedQA record ({type(e).__name__}: {brief(e)})")
                 continue
             if not isinstance(options, dict) or letter not in options:
                 yield MedMLLMError(f"{where}: answer_idx {letter!r} is not one of the options")
