@@ -48,6 +48,8 @@ def train(config: Annotated[Path, typer.Argument(help="YAML run config.")],
     cfg = load_config(config, (overrides or []) + ([f"data.on_error={on_error}"] if on_error else []))
     metrics = run(cfg, resume=resume)
     print(f"train loss {metrics.get('train_loss', float('nan')):.4f} in {metrics.get('train_runtime', 0):.1f} s")
+    if metrics.get("skipped_records"):
+        print(f"skipped {metrics['skipped_records']} bad record(s)")
 
 
 @app.command()

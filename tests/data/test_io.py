@@ -225,3 +225,54 @@ def test_processor_transforms_are_editable(tiny_model):
     processor.transforms("volume").insert(1, lambda d: {**d, "volume": d["volume"] + 200.0})
     shifted = processor.load("volume", np.zeros((16, 32, 32), np.float32))
     assert float(shifted.mean()) > float(base.mean())
+
+
+def test_review_cases_palette_no_meta_enhanced_spacing_sigmoid(tmp_path):
+    from pydicom.pixels import apply_color_lut, apply_voi_lut
+
+    ds = pydicom.dcmread(get_testdata_file("examples_palette.dcm"))
+    rgb = io.load(get_testdata_file("examples_palette.dcm")).array
+    assert rgb.shape == ds.pixel_array.shape + (3,)
+    lut = apply_color_lut(ds.pixel_array, ds).astype(np.float32)
+    np.testing.assert_allclose(rgb, lut / (257.0 if lut.max() > 255 else 1.0))
+    assert io.read_image(get_testdata_file("examples_palette.dcm")).shape[-1] == 3
+    for name in ("ExplVR_LitEndNoMeta.dcm", "ExplVR_BigEndNoMeta.dcm"):  # no preamble, no file meta: read, then judged
+        with pytest.raises(MedMLLMError, match="no pixel data"):
+            io.load(get_testdata_file(name))
+    seg = pydicom.dcmread(get_testdata_file("liver_1frame.dcm"))
+    measures = seg.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
+    assert io.load(get_testdata_file("liver_1frame.dcm")).spacing[-2:] == tuple(float(v) for v in measures.PixelSpacing)
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ct.WindowCenter, ct.WindowWidth, ct.VOILUTFunction = 40, 400, "SIGMOID"
+    ct.save_as(tmp_path / "sig.dcm")
+    expected = apply_voi_lut(ct.pixel_array * float(ct.RescaleSlope) + float(ct.RescaleIntercept), ct)
+    got = io.read_image(tmp_path / "sig.dcm")
+    np.testing.assert_allclose(got, (expected - expected.min()) / (expected.max() - expected.min()), atol=2e-3)
+
+
+def test_review_cases_bad_inputs(tmp_path):
+    from PIL import Image
+
+    big = tmp_path / "huge.png"
+    Image.new("L", (1, 1)).save(big)
+    data = bytearray(big.read_bytes())
+    data[16:24] = (100000).to_bytes(4, "big") + (100000).to_bytes(4, "big")  # IHDR width/height
+    big.write_bytes(bytes(data))
+    with pytest.raises(MedMLLMError, match="too large|not a readable PNG"):
+        io.load(big)
+    np.save(tmp_path / "c.npy", np.zeros((4, 4, 4), np.complex64))
+    with pytest.raises(MedMLLMError, match="complex64"):
+        io.read_volume(tmp_path / "c.npy")
+    folder = _series(tmp_path, [0.0, 2.0, 4.0, 10.0, 12.0])
+    with pytest.raises(MedMLLMError, match="uneven slice spacing"):
+        io.read_volume(folder)
+    (tmp_path / "o").mkdir()
+    mixed = _series(tmp_path / "o", [0.0, 2.0, 4.0])
+    ds = pydicom.dcmread(mixed / "slice01.dcm")
+    ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
+    ds.save_as(mixed / "slice01.dcm")
+    with pytest.raises(MedMLLMError, match="orientation differs"):
+        io.read_volume(mixed)
+    (tmp_path / "nested" / "sub").mkdir(parents=True)
+    with pytest.raises(MedMLLMError, match="1 subfolder"):
+        io.read_volume(tmp_path / "nested")

@@ -95,3 +95,30 @@ def test_train_and_eval_bad_files(tmp_path, capsys, tiny_model):
     code, out, err = run_cli(capsys, "eval", "--model", tmp_path / "model", "--data", manifest, "--out",
                              tmp_path / "ev", "--no-blank", "--on-error", "skip", "--batch-size", "2")
     assert code == 0 and "skipped 1 bad record(s)" in out, (out, err)
+
+
+def test_review_cases_paths_skips_and_convert_target(tmp_path, capsys):
+    from PIL import Image
+
+    Image.new("L", (16, 16), 90).save(tmp_path / "ok.png")
+    (tmp_path / "bad.png").write_text("not an image")
+    conv = [{"from": "human", "value": "<image>\n<image>\nQ"}, {"from": "gpt", "value": "no"}]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"id": "a", "image": ["ok.png", 5], "conversations": conv}) + "\n"
+                        + json.dumps({"id": "b", "image": ["ok.png", ""], "conversations": conv}) + "\n")
+    code, out, _ = run_cli(capsys, "data", "validate", manifest)
+    assert code == 1 and out.count("'image' must be a file path") == 2
+    # a training batch whose only record is bad is refilled, not run empty
+    good, bad = _record("ok.png", 0), _record("bad.png", 1)
+    train = tmp_path / "t.jsonl"
+    train.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    cfg = {"model": tiny_model_dict(("image",)), "data": {"train": [str(train)]},
+           "train": {"max_steps": 2, "batch_size": 1, "output_dir": str(tmp_path / "run")}}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    code, out, err = run_cli(capsys, "train", tmp_path / "cfg.yaml", "--on-error", "skip")
+    assert code == 0, err
+    assert "skipped 1 bad record(s)" in out and "t.jsonl:2" in err
+    src = tmp_path / "VQA_RAD Dataset Public.json"
+    src.write_text("[]")
+    code, _, err = run_cli(capsys, "data", "convert", "--format", "vqa-rad", src, src)
+    assert code == 2 and "must be a new .jsonl manifest" in err and src.read_text() == "[]"

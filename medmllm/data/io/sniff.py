@@ -64,9 +64,12 @@ def detect_format(path: str | Path) -> str:
 
 
 def _looks_like_raw_dicom(head: bytes) -> bool:
-    """DICOM written without the 128-byte preamble: starts with a group 0002 or 0008 element."""
-    return len(head) > 8 and head[:2] in (b"\x02\x00", b"\x08\x00") and head[2:4] in (b"\x00\x00", b"\x05\x00",
-                                                                                         b"\x10\x00", b"\x16\x00")
+    """DICOM written without the 128-byte preamble and file meta: starts with a group
+    0002 or 0008 element whose VR (explicit) or length (implicit) is plausible."""
+    if len(head) < 8 or head[:2] not in (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08"):
+        return False
+    vr = head[4:6]
+    return vr.isalpha() and vr.isupper() or int.from_bytes(head[4:8], "little") < 1 << 16
 
 
 def _describe(head: bytes) -> str:
