@@ -5,7 +5,8 @@ replaced by a keyed hash of ``salt + original`` (same input, same output, in eve
 run with the same salt). Around it this module adds what dicognito leaves out: the profile's list of
 attributes to remove (``profile.py``), private tags, whole-day date shifting that keeps intervals,
 the BurnedInAnnotation warning, a PixelData byte check, atomic writes into a mirrored output folder,
-report-text scrubbing and a CSV audit log that never holds an original value.
+report-text scrubbing and a CSV audit log that never holds an original attribute value. File and folder
+names are kept as they are (in the output and the audit): rename files whose paths carry PHI first.
 """
 
 from __future__ import annotations

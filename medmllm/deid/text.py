@@ -1,7 +1,8 @@
 """Rule-based PHI scrubber for free-text reports (names, dates, IDs, phone numbers, e-mail addresses).
 
 ``scrub_text(text, names=[...])`` returns the text with each finding replaced by a placeholder
-(``[NAME]``, ``[DATE]``, ``[ID]``, ``[PHONE]``, ``[EMAIL]``) and the list of findings.
+(``[NAME]``, ``[DATE]``, ``[ID]`` (also IP addresses, URLs, ZIP codes), ``[PHONE]``, ``[EMAIL]``, ``[AGE>89]``)
+and the list of findings.
 
 This is a best-effort filter for report sentences, not a guarantee: it finds names only when they
 are on the user's list, follow a title ("Dr. Smith"), a label ("Patient: Jane Roe", "Signed by ...")
@@ -21,7 +22,7 @@ from ..errors import MedMLLMError
 
 __all__ = ["Finding", "scrub_text", "scrub_jsonl", "load_names", "PLACEHOLDERS"]
 
-PLACEHOLDERS = {"NAME": "[NAME]", "DATE": "[DATE]", "ID": "[ID]", "PHONE": "[PHONE]", "EMAIL": "[EMAIL]"}
+PLACEHOLDERS = {"NAME": "[NAME]", "DATE": "[DATE]", "ID": "[ID]", "PHONE": "[PHONE]", "EMAIL": "[EMAIL]", "AGE": "[AGE>89]"}
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,19 @@ _LABELED_ID_RE = re.compile(
     re.IGNORECASE)
 # a run of 7+ digits that is not part of a decimal number ("0.1234567" stays)
 _LONG_DIGITS_RE = re.compile(r"(?<![\d.])(?<!\d\.)\d{7,}(?![\d])(?!\.\d)")
+# HIPAA Safe Harbor: ages over 89 ("93 years old", "92-year-old", "aged 95"), IP addresses, URLs,
+# and a US state + ZIP code ("Boston, MA 02115")
+_AGE_RE = re.compile(r"(?i)(?:\baged?\s+(?P<a>9\d|1[0-4]\d)\b|\b(?P<b>9\d|1[0-4]\d)\s*-?\s*(?:years?|yrs?|y/?o)\b)")
+_IP_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+_URL_RE = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
+_ZIP_RE = re.compile(r"\b[A-Z]{2}\s+(?P<v>\d{5}(?:-\d{4})?)\b")
+
 # letter prefix + 6 or more digits ("MRN0012345", "ACC12345678"); not "T12" or "L4"
 _PREFIXED_ID_RE = re.compile(r"\b[A-Z]{1,6}-?\d{6,}\b")
 
 # --- names -------------------------------------------------------------------------------------
-_NAME_WORD = r"(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*|[A-Z]'[A-Z][a-z]+|Mc[A-Z][a-z]+|[A-Z]{2,}(?:[-'][A-Z]+)*)"
+_NAME_WORD = (r"(?:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*|[A-Z]'[A-Z][a-z]+(?:-[A-Z][a-z]+)*|Mc[A-Z][a-z]+"
+              r"|[A-Z]{2,}(?:[-'][A-Z]+)*)")
 _INITIAL = r"[A-Z]\.?"
 _PERSON = rf"(?:{_NAME_WORD}|{_INITIAL})(?:(?:\s+|,\s*|\^)(?:{_NAME_WORD}|{_INITIAL}(?![a-z]))){{0,3}}"
 _TITLE_RE = re.compile(
@@ -194,6 +203,11 @@ def _spans(text: str, names: Iterable[str] | None) -> list[tuple[int, int, int, 
             out.append((start, end, prio, kind))
 
     add(_EMAIL_RE, "EMAIL", 0)
+    add(_URL_RE, "ID", 0)
+    add(_IP_RE, "ID", 1)
+    add(_ZIP_RE, "ID", 1, "v")
+    add(_AGE_RE, "AGE", 1, "a")
+    add(_AGE_RE, "AGE", 1, "b")
     add(_LABELED_ID_RE, "ID", 1, "v")
     add(_SSN_RE, "ID", 1)
     add(_DATE_RE, "DATE", 2)

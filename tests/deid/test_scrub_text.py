@@ -102,3 +102,16 @@ def test_scrub_jsonl_and_errors(tmp_path):
     assert res.returncode != 0 and res.stderr.strip().splitlines() == [f"error: {broken}:2: a record must be a "
                                                                        "JSON object, not list"]
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Dr. O'Brien-Smith reviewed.", "Dr. [NAME] reviewed."),
+    ("Aged 93 years old.", "Aged [AGE>89] years old."),
+    ("92 year old man with cough", "[AGE>89] year old man with cough"),
+    ("a 45-year-old woman", "a 45-year-old woman"),
+    ("Sent from 192.168.1.10 to Boston, MA 02115", "Sent from [ID] to Boston, MA [ID]"),
+    ("Images at https://pacs.example.org/study?id=3", "Images at [ID]"),
+    ("Rotated 90 degrees; 3.5 cm lesion at T12.", "Rotated 90 degrees; 3.5 cm lesion at T12."),
+])
+def test_safe_harbor_extras(text, expected):
+    assert scrub_text(text)[0] == expected
