@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
+from . import rewards  # noqa: E402,F401  (GRPO rewards by name: medmllm.rewards.get("format"); no torch)
 
 
 def load(folder):

@@ -1,0 +1,104 @@
+"""Verifiable rewards for GRPO, registered by name; every module in this folder registers its own.
+
+A reward is ``fn(completion: str, reference: str) -> float`` in [0, 1]. ``reference`` may be a
+full reasoning answer (``<think>…</think><answer>0.43</answer>``) or just the answer; both sides
+are graded on their answer part (see ``_text.answer_part``: the content of the ``<answer>``
+blocks, else the text outside ``<think>`` blocks), so reasoning is never graded. An empty or
+whitespace-only answer scores 0.0 everywhere.
+
+Built in:
+
+=============== ============================================================================
+``format``        1.0 for exactly ``<think>…</think><answer>…</answer>``; 0.5 with text outside
+``closed_match``  yes/no or option letter A–E equals the reference's (hedged answers score 0)
+``open_match``    token F1 after normalisation and a medical synonym table; a wrong or missing
+                  side (left/right/bilateral), or a negation the reference lacks, scores 0
+``numeric``       first number vs the reference's: 1.0 within tolerance, linear to 0 at 4×
+``report_labels`` agreement of the 14 CheXpert labels over observations either text mentions
+=============== ============================================================================
+
+    >>> import medmllm
+    >>> medmllm.rewards.get("numeric")("<think>…</think><answer>0.44</answer>", "0.43")
+    1.0
+    >>> reward = medmllm.rewards.combine({"format": 1, "closed_match": 3})   # weights normalised
+    >>> reward("<think>CTR 0.62 > 0.5</think><answer>yes</answer>", "yes")
+    1.0
+
+Register your own the same way (the name must be new):
+
+    >>> @medmllm.rewards.register("length_penalty")
+    ... def length_penalty(completion: str, reference: str) -> float:
+    ...     return 1.0 if len(completion) < 2000 else 0.0
+
+``combine`` calls every reward with ``(completion, reference)`` only, so each uses its keyword
+defaults (``numeric``: ``rel_tol=0.05, abs_tol=0.02, count=None``; ``format``: ``partial=0.5``).
+For other settings register a partial under a new name and combine that:
+``register("numeric_1pct")(functools.partial(medmllm.rewards.numeric, rel_tol=0.01))``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+from ..errors import MedMLLMError
+from ..registry import Registry, import_modules
+
+Reward = Callable[[str, str], float]
+
+REWARDS: Registry[Reward] = Registry("reward")
+register = REWARDS.register
+get = REWARDS.get
+
+
+def names() -> list[str]:
+    """Registered reward names, sorted."""
+    return REWARDS.names()
+
+
+def combine(weights: Mapping[str, float]) -> Reward:
+    """One reward: the weighted mean of the named rewards (weights are normalised to sum to 1).
+
+    Unknown names raise the registry's one-line `MedMLLMError` (listing the known names); so do
+    negative, non-finite or all-zero weights. Zero-weight rewards are never called. Each reward
+    runs with its keyword defaults; a value outside [0, 1] raises `MedMLLMError` naming it.
+    """
+    if not isinstance(weights, Mapping) or not weights:
+        raise MedMLLMError("combine needs a non-empty {reward name: weight} mapping")
+    parts: list[tuple[str, Reward, float]] = []
+    for name, weight in weights.items():
+        fn = get(name)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+            raise MedMLLMError(f"reward weight for {name!r} must be a finite number, got {weight!r}")
+        if weight < 0:
+            raise MedMLLMError(f"reward weight for {name!r} is negative ({weight}); weights must be >= 0")
+        if weight > 0:
+            parts.append((name, fn, float(weight)))
+    total = sum(w for _, _, w in parts)
+    if total <= 0:
+        raise MedMLLMError(f"reward weights are all zero ({', '.join(weights)}); give at least one a positive weight")
+    parts = [(name, fn, w / total) for name, fn, w in parts]
+
+    def combined(completion: str, reference: str) -> float:
+        score = 0.0
+        for name, fn, w in parts:
+            value = float(fn(completion, reference))
+            if not 0.0 <= value <= 1.0:  # also catches NaN
+                raise MedMLLMError(f"reward {name!r} returned {value}, outside [0, 1]")
+            score += w * value
+        return min(1.0, max(0.0, score))
+
+    combined.weights = {name: w for name, _, w in parts}  # type: ignore[attr-defined]
+    combined.__name__ = "combined_" + "_".join(name for name, _, _ in parts)
+    return combined
+
+
+import_modules(__name__, __path__)  # registration is by folder: every module registers its rewards
+
+from .closed import closed_match  # noqa: E402
+from .labels import report_labels  # noqa: E402
+from .openended import open_match  # noqa: E402
+from .quantities import numeric  # noqa: E402
+from .tags import format_reward  # noqa: E402
+
+__all__ = ["REWARDS", "Reward", "closed_match", "combine", "format_reward", "get", "names", "numeric",
+           "open_match", "register", "report_labels"]
