@@ -95,16 +95,74 @@ class DataConfig:
 
 
 @dataclass
+class LoraSpec:
+    r: int = 16
+    """Rank of the low-rank update added to each adapted layer."""
+    alpha: float = 32.0
+    """LoRA scaling numerator: the update is multiplied by `alpha / r`."""
+    dropout: float = 0.05
+    """Dropout on the input of the low-rank branch during training."""
+    target_modules: list[str] | None = None
+    """Layers to adapt inside the `lora`-policy modules, by name or dotted suffix (`q_proj`,
+    `self_attn.o_proj`); None: every `nn.Linear` there except `lm_head`."""
+    use_dora: bool = False
+    """DoRA (weight-decomposed LoRA, peft's `use_dora`) instead of plain LoRA."""
+
+
+@dataclass
+class GRPOSpec:
+    group_size: int = 8
+    """G: completions sampled per prompt; advantages are rewards normalised within each group (>= 2)."""
+    max_new_tokens: int = 96
+    """Longest completion sampled, in tokens (after the `<think>` prefill when `think`)."""
+    temperature: float = 1.0
+    """Sampling temperature; log-probabilities are taken at the same temperature."""
+    beta: float = 0.04
+    """KL coefficient to the frozen reference model (`train.init_from` or the initial weights); 0 drops it."""
+    epsilon: float = 0.2
+    """Clip range of the probability ratio: policy-gradient terms use clip(ratio, 1-epsilon, 1+epsilon)."""
+    iterations: int = 1
+    """Policy updates (optimiser steps) per generated batch (DeepSeekMath's mu); each batch of prompts
+    is reused for this many consecutive steps."""
+    rewards: dict[str, float] = field(default_factory=lambda: {"format": 0.2, "closed_match": 0.4, "numeric": 0.2,
+                                                                "open_match": 0.2})
+    """Reward name (`medmllm.rewards`) -> weight; weights are normalised; the reward of a completion is
+    the weighted mean, in [0, 1], against the record's last answer."""
+    think: bool = True
+    """Start every completion with "<think>" (prefilled) so the model reasons before answering."""
+
+
+@dataclass
+class DPOSpec:
+    beta: float = 0.1
+    """Strength of the implicit KL penalty to the frozen reference (`train.init_from`): the reward of an
+    answer is beta * (policy log-prob - reference log-prob), summed over its tokens."""
+    loss: Literal["sigmoid", "ipo"] = "sigmoid"
+    """`sigmoid`: DPO's -log sigmoid(beta * margin); `ipo`: IPO's (margin / tokens - 1 / (2 beta))^2 with the
+    log-ratios averaged per answer token (as TRL)."""
+    label_smoothing: float = 0.0
+    """cDPO: the probability (0 to 0.5) that a pair's preference label is flipped (`sigmoid` loss only)."""
+
+
+@dataclass
 class TrainConfig:
-    stage: Literal["align", "sft"] = "sft"
-    """Training stage: `align` (connector on caption/report pairs) or `sft` (instruction tuning)."""
+    stage: Literal["align", "sft", "grpo", "dpo"] = "sft"
+    """Training stage: `align` (connector on caption/report pairs), `sft` (instruction tuning), `grpo`
+    (reinforcement learning with verifiable rewards, see `grpo`) or `dpo` (preference pairs, see `dpo`)."""
     init_from: str | None = None
     """A saved MedMLLM folder to start from (e.g. the align stage's model); None builds from `model`."""
     output_dir: str = "runs/train"
     """Run folder: checkpoints, TensorBoard logs, loss curve, and the final model in `model/`."""
     trainable: dict[str, str] = field(default_factory=dict)
-    """Freeze policy, `frozen` or `full`, for `encoders`, `connectors`, `llm` or one `encoders.<modality>`.
-    Unset parts follow the stage: align trains connectors only, sft connectors and LLM."""
+    """Policy, `frozen`, `full` or `lora`, for `encoders`, `connectors`, `llm` or one `encoders.<modality>`
+    / `connectors.<modality>`. Unset parts follow the stage: align trains connectors only, sft connectors
+    and LLM. With any `lora` the run trains peft adapters (see `lora`) and saves adapters only."""
+    lora: LoraSpec = field(default_factory=LoraSpec)
+    """LoRA/DoRA settings for the modules whose `trainable` policy is `lora`."""
+    grpo: GRPOSpec = field(default_factory=GRPOSpec)
+    """GRPO settings (stage `grpo` only): group size, sampling, KL and clip coefficients, rewards."""
+    dpo: DPOSpec = field(default_factory=DPOSpec)
+    """DPO settings (stage `dpo` only): beta, loss variant, label smoothing."""
     learning_rate: float = 1e-4
     """Peak learning rate (AdamW)."""
     weight_decay: float = 0.0

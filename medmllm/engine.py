@@ -15,6 +15,7 @@ from .data.manifest import collate
 from .data.processor import MedMLLMProcessor
 from .errors import MedMLLMError
 from .model import MODALITIES, PLACEHOLDERS, MedMLLM
+from .reasoning import THINK_PREFIX, Reply, vote
 
 
 class Engine:
@@ -25,14 +26,19 @@ class Engine:
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> "Engine":
         folder = Path(folder)
+        if (folder / "adapter_config.json").is_file():  # a LoRA/DoRA run's model: base + adapter (peft)
+            from .lora import load_adapter
+
+            return cls(*load_adapter(folder))
         if not (folder / "config.json").is_file():
-            raise MedMLLMError(f"{folder}: not a saved medmllm model (no config.json)")
+            raise MedMLLMError(f"{folder}: not a saved medmllm model (no config.json or adapter_config.json)")
         processor = MedMLLMProcessor.from_pretrained(folder)
         return cls(MedMLLM.from_pretrained(folder), processor)
 
-    def sample(self, text: str, inputs: dict[str, list[Any]] | None = None) -> dict:
+    def sample(self, text: str, inputs: dict[str, list[Any]] | None = None, prefix: str = "") -> dict:
         """A question and its inputs (paths or arrays) -> one sample ready for `generate`.
-        A missing placeholder is added in front of the text, one per input."""
+        A missing placeholder is added in front of the text, one per input; `prefix` starts the
+        answer (e.g. "<think>" to make a reasoning model think first)."""
         inputs = {m: v for m, v in (inputs or {}).items() if v is not None and len(v)}
         for modality in MODALITIES:
             n_ph, n_in = text.count(PLACEHOLDERS[modality]), len(inputs.get(modality, []))
@@ -41,8 +47,11 @@ class Engine:
             elif n_ph != n_in:
                 raise MedMLLMError(f"the text has {n_ph} {PLACEHOLDERS[modality]} placeholder(s) but "
                                    f"{n_in} {modality} input(s) were given")
-        out = {k: torch.tensor(v) for k, v in
-               self.processor.encode([{"role": "user", "content": text}], generation_prompt=True).items()}
+        encoded = self.processor.encode([{"role": "user", "content": text}], generation_prompt=True)
+        if prefix:
+            extra = self.processor.tokenizer(prefix, add_special_tokens=False)["input_ids"]
+            encoded = {"input_ids": encoded["input_ids"] + extra, "labels": encoded["labels"] + [-100] * len(extra)}
+        out = {k: torch.tensor(v) for k, v in encoded.items()}
         for modality, xs in inputs.items():
             out[modality] = torch.stack([self.processor.load(modality, x) for x in xs])
         return out
@@ -61,9 +70,24 @@ class Engine:
 
     def chat(self, text: str, image: Any = None, volume: Any = None, ecg: Any = None, max_new_tokens: int = 128) -> str:
         """Answer one question about optional inputs, each a path, an array, or a list of them."""
-        inputs = {m: (x if isinstance(x, (list, tuple)) else [x]) for m, x in
-                  (("image", image), ("volume", volume), ("ecg", ecg)) if x is not None}
-        return self.generate([self.sample(text, inputs)], max_new_tokens=max_new_tokens)[0]
+        return self.generate([self.sample(text, _inputs(image, volume, ecg))], max_new_tokens=max_new_tokens)[0]
+
+    def reason(self, text: str, image: Any = None, volume: Any = None, ecg: Any = None, think: bool = True,
+               samples: int = 1, temperature: float = 0.7, max_new_tokens: int = 256) -> Reply:
+        """Answer with the reasoning and the answer apart (`Reply.reasoning`, `Reply.answer`).
+        `think` makes the model start with "<think>"; `samples` > 1 is self-consistency: that many
+        sampled answers (at `temperature`) and a majority vote on the extracted answer."""
+        prefix = THINK_PREFIX if think else ""
+        sample = self.sample(text, _inputs(image, volume, ecg), prefix=prefix)
+        if samples <= 1:
+            return vote([prefix + self.generate([sample], max_new_tokens=max_new_tokens)[0]])
+        texts = self.generate([sample] * samples, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature)
+        return vote([prefix + t for t in texts])
+
+
+def _inputs(image: Any, volume: Any, ecg: Any) -> dict[str, list[Any]]:
+    return {m: (x if isinstance(x, (list, tuple)) else [x]) for m, x in
+            (("image", image), ("volume", volume), ("ecg", ecg)) if x is not None}
 
 
 def load(folder: str | Path) -> Engine:

@@ -20,7 +20,7 @@ def test_overrides_are_typed(tmp_path):
 @pytest.mark.parametrize("override,message", [
     ("train.lr=1", "unknown config key 'train.lr'"),
     ("train.max_steps=ten", "config key 'train.max_steps': expected int"),
-    ("train.stage=pretrain", "config key 'train.stage': 'pretrain' is not one of align, sft"),
+    ("train.stage=pretrain", "config key 'train.stage': 'pretrain' is not one of align, sft, grpo, dpo"),
     ("data.on_error=ignore", "config key 'data.on_error'"),
     ("model.encoders.image.nme=x", "unknown config key 'model.encoders.image.nme'"),
 ])

@@ -32,6 +32,9 @@ def evaluate_command(
         limit: Annotated[Optional[int], typer.Option(help="At most this many items per task.")] = None,
         max_new_tokens: Annotated[Optional[int], typer.Option(help="Answer length cap (default: from the references).")] = None,
         seed: Annotated[int, typer.Option(help="Random seed, recorded with the results.")] = 0,
+        think: Annotated[bool, typer.Option("--think", help="Make the model reason first (<think>); the answer is scored.")] = False,
+        samples: Annotated[int, typer.Option(help="Self-consistency: sampled answers per item, majority vote.")] = 1,
+        temperature: Annotated[float, typer.Option(help="Sampling temperature for --samples > 1.")] = 0.7,
         judge_endpoint: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server of an LLM judge for open answers and reports (optional).")] = None,
         judge_model: Annotated[Optional[str], typer.Option(help="Model name for --judge-endpoint.")] = None,
         on_error: Annotated[str, typer.Option(help="fail or skip bad records.")] = "fail") -> None:
@@ -40,7 +43,7 @@ def evaluate_command(
     predictions.jsonl and by_category.png."""
     if ctx.invoked_subcommand is not None:
         return
-    from .evaluate import run
+    from .evaluate import Decoding, run
     from .tasks import SUITES, manifest_task, resolve
 
     if on_error not in ("fail", "skip"):
@@ -63,8 +66,12 @@ def evaluate_command(
         raise MedMLLMError("--judge-endpoint and --judge-model go together")
     judge = {"url": judge_endpoint, "model": judge_model, "concurrency": concurrency} if judge_endpoint else None
     config["judge"] = {"url": judge_endpoint, "model": judge_model} if judge else None
+    if samples < 1:
+        raise MedMLLMError(f"--samples: must be at least 1, got {samples}")
+    decoding = Decoding(think=think, samples=samples, temperature=temperature, max_new_tokens=max_new_tokens)
+    config["decoding"] = {"think": think, "samples": samples, "temperature": temperature}
     results = run(backend, tasks, out, blank=blank, limit=limit, on_error=on_error, seed=seed,
-                  max_new_tokens=max_new_tokens, config=config, judge=judge)
+                  config=config, judge=judge, decoding=decoding)
     print((out / "results.md").read_text())
     print(f"{results['generated']} answers generated, {results['cached']} from the cache; results in {out}/")
     if results["skipped_records"]:

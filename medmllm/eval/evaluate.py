@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -21,35 +22,55 @@ from tqdm import tqdm
 from .. import __version__
 from ..errors import MedMLLMError
 from .metrics import CONVENTIONS, METRICS
+from ..reasoning import Reply, vote
 from .report import library_versions, write_reports
 from .tasks import Task, manifest_task
 
 
 class AnswerCache:
-    """Append-only JSONL of {key, pred}; a half-written last line (a killed run) is ignored."""
+    """Append-only JSONL of {key, pred[, votes]}; a half-written last line (a killed run) is ignored."""
 
     def __init__(self, path: Path):
-        self.path, self.preds = path, {}
+        self.path, self.preds, self.votes = path, {}, {}
         if path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     entry = json.loads(line)
                     self.preds[entry["key"]] = entry["pred"]
+                    if entry.get("votes"):
+                        self.votes[entry["key"]] = entry["votes"]
                 except (ValueError, KeyError, TypeError):
                     continue
 
-    def add(self, entries: dict[str, str]) -> None:
+    def add(self, entries: dict[str, str], votes: dict[str, dict] | None = None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        votes = votes or {}
         with open(self.path, "a", encoding="utf-8") as f:
             for key, pred in entries.items():
-                f.write(json.dumps({"key": key, "pred": pred}) + "\n")
+                f.write(json.dumps({"key": key, "pred": pred, **({"votes": votes[key]} if key in votes else {})}) + "\n")
             f.flush()
             os.fsync(f.fileno())
         self.preds.update(entries)
+        self.votes.update(votes)
 
 
-def item_key(fingerprint: str, task: str, item: dict, blank: bool) -> str:
-    raw = json.dumps([fingerprint, task, item["id"], item["history"], sorted(item["inputs"].items()), blank])
+@dataclass
+class Decoding:
+    """How answers are produced: greedy by default; `think` makes the model reason first;
+    `samples` > 1 is self-consistency (that many answers at `temperature`, majority vote)."""
+
+    think: bool = False
+    samples: int = 1
+    temperature: float = 0.7
+    max_new_tokens: int | None = None
+
+    def key(self) -> list:
+        return [self.think, self.samples, self.temperature if self.samples > 1 else 0.0]
+
+
+def item_key(fingerprint: str, task: str, item: dict, blank: bool, decoding: Decoding | None = None) -> str:
+    raw = json.dumps([fingerprint, task, item["id"], item["history"], sorted(item["inputs"].items()), blank]
+                     + ((decoding or Decoding()).key() if decoding and decoding.key() != Decoding().key() else []))
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
@@ -69,14 +90,16 @@ def load_items(task: Task, path: Path, limit: int | None, on_error: str) -> tupl
 
 
 def answer_all(backend, task: Task, items: list[dict], cache: AnswerCache, blank: bool, on_error: str,
-               max_new_tokens: int | None) -> tuple[int, int, list[str]]:
+               decoding: Decoding) -> tuple[int, int, list[str]]:
     """Fill item["pred"] (or ["blank_pred"]) from the cache or the backend; returns (generated, cached, skipped)."""
     field, fp = ("blank_pred" if blank else "pred"), backend.fingerprint()
     todo = []
     for it in items:
-        key = item_key(fp, task.name, it, blank)
+        key = item_key(fp, task.name, it, blank, decoding)
         if key in cache.preds:
             it[field] = cache.preds[key]
+            if key in cache.votes:
+                it[f"{field}_votes"] = cache.votes[key]
         else:
             todo.append((key, it))
     skipped: list[str] = []
@@ -85,9 +108,9 @@ def answer_all(backend, task: Task, items: list[dict], cache: AnswerCache, blank
     for start in tqdm(range(0, len(todo), step), desc=f"{task.name}{' (blank)' if blank else ''}", leave=False,
                       file=sys.stderr, disable=not todo):
         batch = todo[start:start + step]
-        limit = max_new_tokens or min(512, int(max(backend.tokens(it["ref"]) for _, it in batch) * 1.5) + 8)
-        new = {}
-        for (key, it), pred in zip(batch, backend.answer([it for _, it in batch], blank, limit)):
+        limit = decoding.max_new_tokens or min(512, int(max(backend.tokens(it["ref"]) for _, it in batch) * 1.5) + 8)
+        new, votes = {}, {}
+        for (key, it), pred in zip(batch, _decode(backend, [it for _, it in batch], blank, limit, decoding)):
             if isinstance(pred, MedMLLMError):
                 if on_error == "fail":
                     raise pred
@@ -95,9 +118,26 @@ def answer_all(backend, task: Task, items: list[dict], cache: AnswerCache, blank
                 print(f"skipped {pred}", file=sys.stderr)
                 it["bad"] = True
                 continue
+            if isinstance(pred, Reply):
+                it[f"{field}_votes"] = votes[key] = pred.votes
+                pred = pred.text
             it[field], new[key] = pred, pred
-        cache.add(new)
+        cache.add(new, votes)
     return len(todo) - len(skipped), len(items) - len(todo), skipped
+
+
+def _decode(backend, items: list[dict], blank: bool, limit: int, decoding: Decoding) -> list:
+    """One answer per item: greedy, or with self-consistency the vote over `samples` sampled answers."""
+    if decoding.samples <= 1:
+        return backend.answer(items, blank, limit, think=decoding.think)
+    runs = [backend.answer(items, blank, limit, think=decoding.think, temperature=decoding.temperature)
+            for _ in range(decoding.samples)]
+    out = []
+    for k in range(len(items)):
+        answers = [run[k] for run in runs]
+        bad = next((a for a in answers if isinstance(a, MedMLLMError)), None)
+        out.append(bad if bad is not None else vote(answers))
+    return out
 
 
 def score(task: Task, items: list[dict], field: str) -> tuple[dict, dict, dict]:
@@ -137,24 +177,27 @@ def score(task: Task, items: list[dict], field: str) -> tuple[dict, dict, dict]:
 
 def run(backend, tasks: list[tuple[Task, Path]], out_dir: str | Path, *, blank: bool = True, limit: int | None = None,
         on_error: str = "fail", seed: int = 0, max_new_tokens: int | None = None, config: dict | None = None,
-        judge: dict | None = None) -> dict:
+        judge: dict | None = None, decoding: Decoding | None = None) -> dict:
     """Answer and score each (task, manifest); write results.json, results.md, predictions.jsonl, plots.
     `judge` ({"url", "model"}) adds `llm_judge`: an OpenAI-compatible model grading each open answer
     and report against its reference (0/1), with the judge named in the conventions."""
     import torch
 
     torch.manual_seed(seed)
+    decoding = decoding or Decoding()
+    if max_new_tokens is not None:
+        decoding.max_new_tokens = max_new_tokens
     out_dir = Path(out_dir)
     cache = AnswerCache(out_dir / "cache.jsonl")
     results: dict = {"model": backend.name, "backend": type(backend).__name__, "fingerprint": backend.fingerprint(),
                      "seed": seed, "medmllm": __version__, "versions": library_versions(), "blank_check": blank,
                      "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "config": config or {}, "tasks": {},
-                     "skipped_records": 0, "generated": 0, "cached": 0}
+                     "skipped_records": 0, "generated": 0, "cached": 0, "decoding": asdict(decoding)}
     results["config_hash"] = hashlib.sha256(json.dumps(results["config"], sort_keys=True).encode()).hexdigest()[:12]
     predictions = []
     for task, path in tasks:
         items, skipped = load_items(task, Path(path), limit, on_error)
-        generated, cached, bad = answer_all(backend, task, items, cache, False, on_error, max_new_tokens)
+        generated, cached, bad = answer_all(backend, task, items, cache, False, on_error, decoding)
         items = [it for it in items if not it.get("bad")]
         skipped += bad
         if not items:
@@ -163,7 +206,7 @@ def run(backend, tasks: list[tuple[Task, Path]], out_dir: str | Path, *, blank: 
         entry["scores"], entry["unavailable"], entry["by_category"] = score(task, items, "pred")
         with_inputs = [it for it in items if it["inputs"]]
         if blank and with_inputs:
-            g, c, _ = answer_all(backend, task, with_inputs, cache, True, on_error, max_new_tokens)
+            g, c, _ = answer_all(backend, task, with_inputs, cache, True, on_error, decoding)
             generated, cached = generated + g, cached + c
             entry["blank_scores"], _, entry["blank_by_category"] = score(task, with_inputs, "blank_pred")
         entry["conventions"] = {k: CONVENTIONS.get(k, "") for k in entry["scores"] if not k.startswith("n_")}

@@ -23,13 +23,14 @@ from transformers.trainer_callback import ProgressCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..build import build_model
-from ..config import RunConfig
+from ..config import LoraSpec, RunConfig
 from ..data.manifest import ManifestDataset, collate, iter_records
 from ..engine import Engine
 from ..errors import MedMLLMError
+from ..lora import apply_lora, is_adapter_folder, is_peft_model, load_adapter, save_adapter
 from ..model import MedMLLM
 
-POLICIES = ("frozen", "full")
+POLICIES = ("frozen", "full", "lora")
 
 
 def training_texts(manifests: list[str]) -> list[str]:
@@ -42,46 +43,99 @@ def training_texts(manifests: list[str]) -> list[str]:
     return texts
 
 
-def build(cfg: RunConfig, default_policy: dict[str, str]):
-    """Model, processor and data sets for a stage; the freeze policy applied."""
+def build(cfg: RunConfig, default_policy: dict[str, str], resume: bool = False, dataset_cls=ManifestDataset):
+    """Model, processor and data sets for a stage; the freeze policy applied (a peft model when any
+    part is `lora`). A LoRA run from a fresh build (or from an adapter folder, merged) first saves its
+    frozen base to `<output_dir>/base`, which the adapters point at and `resume` reloads."""
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     set_seed(cfg.train.seed)
     if not cfg.data.train:
         raise MedMLLMError("config key 'data.train' is empty: name at least one training manifest")
-    if cfg.train.init_from:
+    policy = {**default_policy, **cfg.train.trainable}
+    base = lora_base(cfg, policy)
+    saved_base = base is not None and base == Path(cfg.train.output_dir) / "base"
+    if saved_base and resume and (base / "config.json").is_file():
+        engine = Engine.from_pretrained(base)  # the run's own base: adapters in checkpoints apply to it
+        model, processor, saved_base = engine.model, engine.processor, False
+    elif cfg.train.init_from and is_adapter_folder(cfg.train.init_from):
+        model, processor = load_adapter(cfg.train.init_from, merge=True)
+    elif cfg.train.init_from:
         engine = Engine.from_pretrained(cfg.train.init_from)
         model, processor = engine.model, engine.processor
     else:
         model, processor = build_model(cfg.model, training_texts(cfg.data.train))
-    data = {split: ManifestDataset(paths, processor, cfg.data.max_length, cfg.data.on_error, cfg.data.pack_turns)
+    data = {split: dataset_cls(paths, processor, cfg.data.max_length, cfg.data.on_error, cfg.data.pack_turns)
             for split, paths in (("train", cfg.data.train), ("eval", cfg.data.eval)) if paths}
     for split, ds in data.items():
         if ds.skipped:
             print(f"{split}: skipped {len(ds.skipped)} bad record(s); first: {ds.skipped[0]}")
-    set_trainable(model, {**default_policy, **cfg.train.trainable})
+    if saved_base:
+        _save_folder(base, model, processor)
+    model = set_trainable(model, policy, cfg.train.lora, base=base)
     return model, processor, data
 
 
-def set_trainable(model: MedMLLM, policy: dict[str, str]) -> None:
-    """Apply `frozen`/`full` to `encoders`, `connectors`, `llm` and then to `encoders.<modality>` keys."""
+def lora_base(cfg: RunConfig, policy: dict[str, str]) -> Path | None:
+    """The checkpoint a LoRA run's adapters apply to: `train.init_from` when it is a full model, else
+    `<output_dir>/base` (saved by `build`); None when no part is `lora`."""
+    return _run_base(cfg) if "lora" in policy.values() else None
+
+
+def _run_base(cfg: RunConfig) -> Path:
+    if cfg.train.init_from and not is_adapter_folder(cfg.train.init_from):
+        return Path(cfg.train.init_from)
+    return Path(cfg.train.output_dir) / "base"
+
+
+def _save_folder(final: Path, model, processor) -> None:
+    """Model + processor into `final`, written beside it and renamed into place."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    processor.save_pretrained(tmp)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+
+
+def _units(model: MedMLLM, key: str) -> list[str]:
+    """The policy units a `train.trainable` key covers: `llm`, `encoders.<m>`, `connectors.<m>`."""
+    part, _, modality = key.partition(".")
+    if part == "llm":
+        return ["llm"]
+    return [f"{part}.{modality}"] if modality else [f"{part}.{m}" for m in getattr(model, part)]
+
+
+def set_trainable(model: MedMLLM, policy: dict[str, str], lora: LoraSpec | None = None, base=None):
+    """Apply `frozen`/`full`/`lora` to `encoders`, `connectors`, `llm` and then to `encoders.<modality>`
+    (`connectors.<modality>`) keys; returns the model, wrapped by peft when any unit is `lora`."""
+    units: dict[str, str] = {}
     for key in sorted(policy, key=lambda k: k.count(".")):  # general keys first, specific ones override
         value = policy[key]
         if value not in POLICIES:
             raise MedMLLMError(f"config key 'train.trainable.{key}': {value!r} is not one of {', '.join(POLICIES)}")
         part, _, modality = key.partition(".")
         if part not in ("encoders", "connectors", "llm") or (modality and part == "llm"):
-            raise MedMLLMError(f"config key 'train.trainable.{key}': unknown part; use encoders, connectors, llm "
-                               "or encoders.<modality>")
-        module = getattr(model, part)
-        if modality:
-            if modality not in module:
-                raise MedMLLMError(f"config key 'train.trainable.{key}': the model has no {modality} {part[:-1]}")
-            module = module[modality]
-        module.requires_grad_(value == "full")
+            raise MedMLLMError(f"config key 'train.trainable.{key}': unknown part; use encoders, connectors, llm, "
+                               "encoders.<modality> or connectors.<modality>")
+        if modality and modality not in getattr(model, part):
+            raise MedMLLMError(f"config key 'train.trainable.{key}': the model has no {modality} {part[:-1]}")
+        units.update(dict.fromkeys(_units(model, key), value))
+    if "lora" in units.values():
+        model = apply_lora(model, units, lora or LoraSpec(), base=base)
+    else:
+        for unit, value in units.items():
+            model.get_submodule(unit).requires_grad_(value == "full")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    extra = ""
+    if "lora" in units.values():
+        lora = lora or LoraSpec()
+        extra = f"; {'DoRA' if lora.use_dora else 'LoRA'} r={lora.r} alpha={lora.alpha:g} dropout={lora.dropout:g}"
     print(f"trainable parameters: {trainable:,} of {sum(p.numel() for p in model.parameters()):,} "
-          f"({', '.join(f'{k}={v}' for k, v in policy.items())})")
+          f"({', '.join(f'{k}={v}' for k, v in policy.items())}{extra})")
+    return model
 
 
 class ProgressWithThroughput(ProgressCallback):
@@ -106,8 +160,10 @@ class ProgressWithThroughput(ProgressCallback):
             self.loss = logs["loss"]
 
 
-def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = False) -> dict:
-    """Run the HF Trainer; returns the train metrics (loss, runtime, samples/s)."""
+def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = False, trainer_cls=Trainer,
+          **trainer_kwargs) -> dict:
+    """Run the HF Trainer (or `trainer_cls`, a subclass, given `trainer_kwargs`, e.g. GRPO's); returns the
+    train metrics (loss, runtime, samples/s)."""
     out = Path(cfg.train.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(out / "tensorboard")
@@ -123,9 +179,9 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
         save_total_limit=t.save_total_limit, eval_strategy="epoch" if "eval" in data else "no", seed=t.seed,
         report_to=["tensorboard"], remove_unused_columns=False, dataloader_num_workers=cfg.data.num_workers,
         include_num_input_tokens_seen="non_padding", use_cpu=not torch.cuda.is_available())
-    trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data.get("eval"),
-                      data_collator=partial(collate, pad_id=processor.tokenizer.pad_token_id),
-                      processing_class=processor.tokenizer)
+    trainer_kwargs = {"data_collator": partial(collate, pad_id=processor.tokenizer.pad_token_id), **trainer_kwargs}
+    trainer = trainer_cls(model=model, args=args, train_dataset=data["train"], eval_dataset=data.get("eval"),
+                          processing_class=processor.tokenizer, **trainer_kwargs)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ProgressWithThroughput())
     result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -159,11 +215,15 @@ def plot_loss(history: list[dict], path: Path) -> None:
 
 
 def save(cfg: RunConfig, model: MedMLLM, processor, metrics: dict) -> Path:
-    """Final model + processor to `<output_dir>/model` (written beside, then renamed into place)."""
+    """Final model + processor to `<output_dir>/model` (written beside, then renamed into place);
+    a LoRA run saves its adapters only, pointing at its base (see `lora_base`)."""
     out = Path(cfg.train.output_dir)
     final, tmp = out / "model", out / ".model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
+    if is_peft_model(model):
+        save_adapter(model, tmp, _run_base(cfg), final=final)
+    else:
+        model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
     (tmp / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2))
     (tmp / "train_metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -14,7 +14,7 @@ POLICY = {"encoders": "frozen", "connectors": "full", "llm": "frozen"}
 
 @RECIPES.register("align")
 def align(cfg, resume: bool = False) -> dict:
-    model, processor, data = build(cfg, default_policy=POLICY)
+    model, processor, data = build(cfg, default_policy=POLICY, resume=resume)
     metrics = train(cfg, model, processor, data, resume=resume)
     save(cfg, model, processor, metrics)
     return metrics

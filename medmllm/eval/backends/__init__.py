@@ -1,9 +1,11 @@
 """Who answers the questions: a local medmllm model, any OpenAI-compatible endpoint, or a
 transformers image-text-to-text model from a folder. Registered by name (one file each).
 
-A backend answers a batch of eval items (`answer(items, blank, max_new_tokens)`), returning per
-item the text or a `MedMLLMError` (an input that does not decode); `fingerprint` names the model
-and the settings that change answers, and keys the per-item cache that lets a run resume.
+A backend answers a batch of eval items (`answer(items, blank, max_new_tokens, think, temperature)`),
+returning per item the text or a `MedMLLMError` (an input that does not decode); `think` makes the
+model reason first (the answer starts with "<think>"; endpoints get an instruction instead),
+`temperature` > 0 samples (for self-consistency), 0 is greedy. `fingerprint` names the model and
+the settings that change answers, and keys the per-item cache that lets a run resume.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ class Backend(Protocol):
 
     def fingerprint(self) -> str: ...
 
-    def answer(self, items: list[dict], blank: bool, max_new_tokens: int) -> list[str | MedMLLMError]: ...
+    def answer(self, items: list[dict], blank: bool, max_new_tokens: int, think: bool = False,
+               temperature: float = 0.0) -> list[str | MedMLLMError]: ...
 
 
 import_modules(__name__, __path__)  # registration is by folder

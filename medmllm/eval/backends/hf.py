@@ -43,9 +43,13 @@ class HFBackend:
     def tokens(self, text: str) -> int:
         return len(self.processor.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def answer(self, items: list[dict], blank: bool, max_new_tokens: int) -> list[str | MedMLLMError]:
+    def answer(self, items: list[dict], blank: bool, max_new_tokens: int, think: bool = False,
+               temperature: float = 0.0) -> list[str | MedMLLMError]:
         import torch
 
+        from ...reasoning import THINK_PREFIX
+
+        prefix = THINK_PREFIX if think else ""
         texts, images, out, slots = [], [], [], []
         for it in items:
             if any(m != "image" for m in it["inputs"]):
@@ -58,7 +62,7 @@ class HFBackend:
                     text = turn.get("value", turn.get("content", ""))
                     parts = [{"type": "image"} for _ in range(text.count("<image>"))]
                     msgs.append({"role": role, "content": parts + [{"type": "text", "text": text.replace("<image>", "").strip()}]})
-                texts.append(self.processor.apply_chat_template(msgs, add_generation_prompt=True))
+                texts.append(self.processor.apply_chat_template(msgs, add_generation_prompt=True) + prefix)
                 images += [_pil(None if blank else p) for p in it["inputs"].get("image", [])]
             except MedMLLMError as e:
                 out.append(MedMLLMError(f"{it['where']}: {e}"))
@@ -68,8 +72,9 @@ class HFBackend:
         if texts:
             batch = self.processor(text=texts, images=images or None, return_tensors="pt", padding=True)
             with torch.inference_mode():
-                gen = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
+                gen = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=temperature > 0,
+                                          **({"temperature": temperature} if temperature > 0 else {}))
             new = gen[:, batch["input_ids"].shape[1]:]
             for slot, row in zip(slots, new):
-                out[slot] = self.processor.tokenizer.decode(row, skip_special_tokens=True).strip()
+                out[slot] = prefix + self.processor.tokenizer.decode(row, skip_special_tokens=True).strip()
         return out

@@ -27,13 +27,18 @@ class LocalBackend:
     def tokens(self, text: str) -> int:
         return len(self.engine.processor.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def answer(self, items: list[dict], blank: bool, max_new_tokens: int) -> list[str | MedMLLMError]:
-        p = self.engine.processor
+    def answer(self, items: list[dict], blank: bool, max_new_tokens: int, think: bool = False,
+               temperature: float = 0.0) -> list[str | MedMLLMError]:
+        from ...reasoning import THINK_PREFIX
+
+        p, prefix = self.engine.processor, THINK_PREFIX if think else ""
+        extra = p.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
         out: list[str | MedMLLMError] = []
         samples, slots = [], []
         for it in items:
             try:
-                s = {k: torch.tensor(v) for k, v in p.encode(it["history"], generation_prompt=True).items()}
+                enc = p.encode(it["history"], generation_prompt=True)
+                s = {"input_ids": torch.tensor(enc["input_ids"] + extra), "labels": torch.tensor(enc["labels"] + [-100] * len(extra))}
                 for m, paths in it["inputs"].items():
                     s[m] = torch.stack([p.blank(m) if blank else p.load(m, path) for path in paths])
             except MedMLLMError as e:
@@ -43,6 +48,8 @@ class LocalBackend:
             out.append("")
             samples.append(s)
         if samples:
-            for slot, text in zip(slots, self.engine.generate(samples, max_new_tokens)):
-                out[slot] = text
+            texts = self.engine.generate(samples, max_new_tokens, do_sample=temperature > 0,
+                                         temperature=temperature or 1.0)
+            for slot, text in zip(slots, texts):
+                out[slot] = prefix + text
         return out

@@ -22,6 +22,8 @@ from ...errors import MedMLLMError
 from . import BACKENDS
 
 _PLACEHOLDER = "<image>"
+THINK_INSTRUCTION = ("Think step by step inside <think></think>, then give only the final answer inside "
+                     "<answer></answer>.")
 
 
 def image_url(path: str | None) -> str:
@@ -87,14 +89,19 @@ class OpenAIBackend:
     def tokens(self, text: str) -> int:
         return max(1, len(text) // 4)  # the endpoint's tokenizer is unknown: ~4 characters per token
 
-    def answer(self, items: list[dict], blank: bool, max_new_tokens: int) -> list[str | MedMLLMError]:
+    def answer(self, items: list[dict], blank: bool, max_new_tokens: int, think: bool = False,
+               temperature: float = 0.0) -> list[str | MedMLLMError]:
         with ThreadPoolExecutor(self.concurrency) as pool:
-            return list(pool.map(lambda it: self._one(it, blank, max_new_tokens), items))
+            return list(pool.map(lambda it: self._one(it, blank, max_new_tokens, think, temperature), items))
 
-    def _one(self, item: dict, blank: bool, max_new_tokens: int) -> str | MedMLLMError:
+    def _one(self, item: dict, blank: bool, max_new_tokens: int, think: bool = False,
+             temperature: float = 0.0) -> str | MedMLLMError:
         try:
-            body = {"model": self.model, "messages": messages(item, blank), "max_tokens": max_new_tokens,
-                    "temperature": self.temperature}
+            chat = messages(item, blank)
+            if think:  # a chat API has no answer prefix: ask for the format instead
+                chat = [{"role": "system", "content": THINK_INSTRUCTION}] + chat
+            body = {"model": self.model, "messages": chat, "max_tokens": max_new_tokens,
+                    "temperature": temperature or self.temperature}
         except MedMLLMError as e:
             return e
         except OSError as e:

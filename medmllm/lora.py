@@ -1,0 +1,197 @@
+"""LoRA / DoRA through peft: the `lora` policy of `train.trainable`, adapter folders, `medmllm merge`.
+
+* Policy -> peft: every `nn.Linear` inside the modules whose policy is `lora` (minus `lm_head` and
+  `nn.MultiheadAttention`'s fused output projection) becomes a target, listed by its full name so
+  nothing outside those modules is touched; modules whose policy is `full` are peft's
+  `modules_to_save` (a trained copy saved with the adapter); `frozen` modules stay frozen.
+* An adapter folder (what a run with a `lora` policy saves as `model/`) holds peft's
+  `adapter_config.json` + `adapter_model.safetensors` (LoRA weights and the `modules_to_save`
+  copies), the processor, and `medmllm_adapter.json`. `base_model_name_or_path` points at the
+  base medmllm checkpoint by a path relative to the adapter folder (`../base` when the run
+  started from a fresh build; else the `train.init_from` folder); `medmllm_adapter.json` also
+  keeps its absolute path, tried when the relative one does not resolve.
+* `load_adapter(folder)` = base + adapter (a `PeftModel`), `merge=True` folds it in
+  (`merge_and_unload`) and returns a plain `MedMLLM`; `medmllm merge` saves that.
+
+peft and torch are imported lazily: the CLI imports this module at start-up.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .errors import MedMLLMError, brief
+
+if TYPE_CHECKING:
+    from .config import LoraSpec
+    from .model import MedMLLM
+
+ADAPTER_CONFIG = "adapter_config.json"
+MEDMLLM_ADAPTER = "medmllm_adapter.json"
+ADAPTER_NAME = "default"
+
+
+def is_adapter_folder(folder: str | Path) -> bool:
+    return (Path(folder) / ADAPTER_CONFIG).is_file()
+
+
+def is_peft_model(model) -> bool:
+    """True for a peft `PeftModel` (checked without importing peft)."""
+    return hasattr(model, "peft_config") and hasattr(model, "get_base_model")
+
+
+# -- policy -> peft ---------------------------------------------------------------------------
+def lora_targets(model: "MedMLLM", units: list[str], names: list[str] | None = None) -> list[str]:
+    """Full names of the `nn.Linear` layers to adapt inside `units` (e.g. `llm`, `encoders.image`);
+    `names` keeps those whose name ends with one of them (`q_proj`, `self_attn.o_proj`)."""
+    from torch import nn
+
+    out_emb = model.get_output_embeddings()
+    targets, used = [], set()
+    for unit in units:
+        root = model.get_submodule(unit)
+        fused = {f"{n}.out_proj" if n else "out_proj" for n, m in root.named_modules()
+                 if isinstance(m, nn.MultiheadAttention)}  # MHA reads out_proj.weight directly
+        for name, module in root.named_modules():
+            if not isinstance(module, nn.Linear) or name in fused or module is out_emb \
+                    or name.split(".")[-1] == "lm_head":
+                continue
+            full = f"{unit}.{name}" if name else unit
+            if names is not None:
+                hit = [t for t in names if full == t or full.endswith("." + t)]
+                if not hit:
+                    continue
+                used.update(hit)
+            targets.append(full)
+    if names is not None and (missing := [t for t in names if t not in used]):
+        raise MedMLLMError(f"config key 'train.lora.target_modules': {', '.join(missing)} match(es) no nn.Linear "
+                           f"layer inside the lora-policy modules ({', '.join(units)})")
+    if not targets:
+        raise MedMLLMError(f"config key 'train.trainable': the lora-policy modules ({', '.join(units)}) "
+                           "have no nn.Linear layer to adapt")
+    return targets
+
+
+def apply_lora(model: "MedMLLM", units: dict[str, str], spec: "LoraSpec", base: str | Path | None = None):
+    """Wrap `model` in a peft model: LoRA/DoRA on the `lora` units, `full` units as modules_to_save,
+    everything else frozen. `units` maps `llm` / `encoders.<m>` / `connectors.<m>` to a policy."""
+    if spec.r < 1:
+        raise MedMLLMError(f"config key 'train.lora.r': {spec.r} must be at least 1")
+    if not 0 <= spec.dropout < 1:
+        raise MedMLLMError(f"config key 'train.lora.dropout': {spec.dropout} must be in [0, 1)")
+    from peft import LoraConfig, get_peft_model
+
+    lora_units = [u for u, v in units.items() if v == "lora"]
+    full_units = [u for u, v in units.items() if v == "full"]
+    config = LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout, use_dora=spec.use_dora,
+                        target_modules=lora_targets(model, lora_units, spec.target_modules),
+                        modules_to_save=full_units or None, bias="none")
+    model.requires_grad_(False)
+    peft_model = get_peft_model(model, config, adapter_name=ADAPTER_NAME)
+    # an existing local folder, so peft's save never asks the Hub about it
+    peft_model.peft_config[ADAPTER_NAME].base_model_name_or_path = str(Path(base).resolve()) if base else None
+    return peft_model
+
+
+# -- adapter folders ---------------------------------------------------------------------------
+def save_adapter(model, folder: str | Path, base: str | Path, final: str | Path | None = None) -> None:
+    """Adapter weights (+ modules_to_save) into `folder`, pointing at `base` by a path relative to
+    `final` (where `folder` will be renamed to; default `folder` itself)."""
+    folder, base = Path(folder), Path(base).resolve()
+    rel = os.path.relpath(base, Path(final or folder).resolve())
+    config = model.peft_config[ADAPTER_NAME]
+    previous, config.base_model_name_or_path = config.base_model_name_or_path, rel
+    try:
+        model.save_pretrained(folder, save_embedding_layers=False)
+    finally:
+        config.base_model_name_or_path = previous
+    (folder / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
+    (folder / MEDMLLM_ADAPTER).write_text(json.dumps(
+        {"format": "medmllm peft adapter", "base": rel, "base_absolute": str(base),
+         "peft_type": str(config.peft_type.value if hasattr(config.peft_type, "value") else config.peft_type),
+         "use_dora": bool(config.use_dora)}, indent=2))
+
+
+def base_of(folder: str | Path) -> Path:
+    """The base checkpoint an adapter folder applies to (relative path first, then the absolute one)."""
+    folder = Path(folder)
+    try:
+        recorded = json.loads((folder / ADAPTER_CONFIG).read_text()).get("base_model_name_or_path")
+        extra = json.loads((folder / MEDMLLM_ADAPTER).read_text()) if (folder / MEDMLLM_ADAPTER).is_file() else {}
+    except (OSError, ValueError) as e:
+        raise MedMLLMError(f"{folder}: unreadable adapter config ({brief(e)})") from None
+    if not recorded:
+        raise MedMLLMError(f"{folder}: {ADAPTER_CONFIG} names no base model (base_model_name_or_path)")
+    candidates = [Path(os.path.normpath(folder / recorded)), Path(recorded)] + ([Path(extra["base_absolute"])] if extra.get("base_absolute") else [])
+    for path in candidates:
+        if (path / "config.json").is_file() or is_adapter_folder(path):
+            return path
+    raise MedMLLMError(f"{folder}: base model '{recorded}' not found (no medmllm checkpoint there; "
+                       f"base_model_name_or_path in {ADAPTER_CONFIG} is relative to the adapter folder)")
+
+
+def load_adapter(folder: str | Path, merge: bool = False, is_trainable: bool = False):
+    """Base + adapter -> (model, processor): a `PeftModel`, or with `merge` a plain `MedMLLM`."""
+    from .data.processor import MedMLLMProcessor
+    from .model import MedMLLM
+
+    folder = Path(folder)
+    if not is_adapter_folder(folder):
+        raise MedMLLMError(f"{folder}: not an adapter folder (no {ADAPTER_CONFIG})")
+    base = base_of(folder)
+    if is_adapter_folder(base):
+        model, _ = load_adapter(base, merge=True)
+    else:
+        model = MedMLLM.from_pretrained(base)
+    from peft import PeftModel
+
+    try:
+        model = PeftModel.from_pretrained(model, str(folder), adapter_name=ADAPTER_NAME, is_trainable=is_trainable)
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise MedMLLMError(f"{folder}: the adapter does not fit its base {base} ({brief(e)})") from None
+    if merge:
+        model = model.merge_and_unload()
+    processor = MedMLLMProcessor.from_pretrained(folder if (folder / "processor_config.json").is_file() else base)
+    return model, processor
+
+
+# -- `medmllm merge` ---------------------------------------------------------------------------
+def merge(adapter_dir: Annotated[Path, typer.Argument(help="An adapter folder (a LoRA/DoRA run's model/).")],
+          out_dir: Annotated[Path, typer.Argument(help="Folder for the merged checkpoint.")],
+          force: Annotated[bool, typer.Option("--force", help="Replace OUT_DIR if it exists and is not empty.")] = False) -> None:
+    """Fold a LoRA/DoRA adapter into its base: a plain medmllm checkpoint (+ processor) that loads without peft."""
+    if not adapter_dir.is_dir():
+        raise MedMLLMError(f"{adapter_dir}: no such folder")
+    if not is_adapter_folder(adapter_dir):
+        hint = " (it is a full model already)" if (adapter_dir / "config.json").is_file() else ""
+        raise MedMLLMError(f"{adapter_dir}: not an adapter folder (no {ADAPTER_CONFIG}){hint}")
+    base = base_of(adapter_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MedMLLMError(f"{out_dir}: exists and is not a folder")
+    if out_dir.resolve() in (adapter_dir.resolve(), base.resolve()):
+        raise MedMLLMError(f"{out_dir}: is the adapter folder or its base; choose another output folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise MedMLLMError(f"{out_dir}: exists and is not empty (use --force to replace it)")
+    model, processor = load_adapter(adapter_dir, merge=True)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.merge-tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+        for name in ("run_config.json", "train_metrics.json"):
+            if (adapter_dir / name).is_file():
+                shutil.copyfile(adapter_dir / name, tmp / name)
+        (tmp / "merged_from.json").write_text(json.dumps(
+            {"adapter": str(adapter_dir.resolve()), "base": str(base.resolve())}, indent=2))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"merged {adapter_dir} into {base} -> {out_dir}")

@@ -1,0 +1,61 @@
+"""Chain-of-thought at inference: splitting reasoning from the answer, forcing `<think>`, and
+self-consistency voting (in the Python API and in eval)."""
+from medmllm.reasoning import THINK_PREFIX, normalise, split, vote
+
+
+def test_split_tolerates_unfinished_and_missing_tags():
+    assert split("<think>ratio 0.6</think><answer>yes</answer>") == ("ratio 0.6", "yes")
+    assert split("<think>ratio 0.6</think><answer>yes") == ("ratio 0.6", "yes")  # cut inside the answer
+    assert split("<think>ratio 0.6, so") == ("ratio 0.6, so", "")  # cut inside the reasoning
+    assert split("<think>a</think> yes") == ("a", "yes")  # no answer tag: the text after </think>
+    assert split("plain answer") == ("", "plain answer")
+    assert split("<answer>no</answer> trailing") == ("", "no")
+
+
+def test_vote_majority_ties_and_empty_answers():
+    r = vote(["<answer>Yes.</answer>", "<answer>no</answer>", "<think>x</think><answer>yes</answer>"])
+    assert r.answer == "Yes." and r.votes == {"yes": 2, "no": 1} and len(r.samples) == 3
+    assert vote(["<answer>a</answer>", "<answer>b</answer>"]).answer == "a"  # tie: first seen
+    assert vote(["<think>cut", "<think>cut", "<answer>0.42</answer>"]).answer == "0.42"  # empty answers do not vote
+    assert normalise(" 0.42 cm. ") == "0.42 cm" and normalise("Left-sided!") == "left-sided"
+
+
+def test_engine_reason_think_and_self_consistency(tiny_model, tmp_path):
+    from PIL import Image
+
+    from medmllm.engine import Engine
+
+    model, processor = tiny_model
+    Image.new("L", (32, 32), 100).save(tmp_path / "x.png")
+    engine = Engine(model, processor)
+    reply = engine.reason("Is there an effusion?", image=tmp_path / "x.png", think=True, max_new_tokens=4)
+    assert reply.text.startswith(THINK_PREFIX) and reply.votes
+    many = engine.reason("Is there an effusion?", image=tmp_path / "x.png", samples=4, max_new_tokens=4)
+    assert len(many.samples) == 4 and sum(many.votes.values()) <= 4
+
+
+def test_eval_self_consistency_is_recorded_and_cached(tmp_path):
+    import json
+
+    from medmllm.build import build_model
+    from medmllm.config import ModelConfig, from_dict
+    from medmllm.data.synth import synthesize
+    from medmllm.eval.backends import BACKENDS
+    from medmllm.eval.evaluate import Decoding, run
+    from medmllm.eval.tasks import resolve
+    from tiny import tiny_model_dict
+
+    synthesize(tmp_path / "data", ["xray"], n=24, seed=1)
+    model, processor = build_model(from_dict(ModelConfig, tiny_model_dict(("image",))), ["yes no heart"] * 20)
+    model.save_pretrained(tmp_path / "m"), processor.save_pretrained(tmp_path / "m")
+    local = BACKENDS.get("local")(tmp_path / "m", batch_size=4)
+    task = resolve("medsynth-xray-reason", tmp_path / "data")
+    decoding = Decoding(think=True, samples=3, temperature=0.9, max_new_tokens=4)
+    first = run(local, [task], tmp_path / "ev", blank=False, limit=4, decoding=decoding)
+    assert first["decoding"]["samples"] == 3 and first["generated"] == 4
+    preds = [json.loads(line) for line in (tmp_path / "ev" / "predictions.jsonl").read_text().splitlines()]
+    assert all(p["pred"].startswith(THINK_PREFIX) and sum(p["pred_votes"].values()) <= 3 for p in preds)
+    again = run(local, [task], tmp_path / "ev", blank=False, limit=4, decoding=decoding)
+    assert again["cached"] == 4 and again["generated"] == 0
+    greedy = run(local, [task], tmp_path / "ev", blank=False, limit=4, max_new_tokens=4)
+    assert greedy["generated"] == 4  # another decoding is another cache key
