@@ -184,7 +184,7 @@ def score_report(records: list[dict], tokenize: str | None = None) -> dict:
         _store(result, name, idx, corpus, per)
     if "bleu4_sacrebleu" in result["metrics"]:
         try:
-            from .metrics.lexical import sacrebleu_signature
+            from .metrics.libraries import sacrebleu_signature
 
             result["versions"]["sacrebleu_signature"] = sacrebleu_signature()
         except Exception:  # the signature is a courtesy; the score itself is already there

@@ -25,7 +25,8 @@ import pytest
 from medmllm.errors import MedMLLMError
 from medmllm.eval.metrics import METRICS
 from medmllm.eval.metrics import _meteor, _tokenize
-from medmllm.eval.metrics.lexical import lcs_length, sacrebleu_signature
+from medmllm.eval.metrics.lexical import lcs_length
+from medmllm.eval.metrics.libraries import sacrebleu_signature
 
 coco = pytest.importorskip("pycocoevalcap")
 from pycocoevalcap.bleu.bleu import Bleu  # noqa: E402

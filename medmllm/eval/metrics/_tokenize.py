@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 
+from ._r2gen import clean_report_iu_xray, clean_report_mimic_cxr  # noqa: F401  (tokenize="r2gen", "r2gen_iu")
+
 # pycocoevalcap/tokenizer/ptbtokenizer.py.  Note "-LRB-" etc. never match: the tokenizer runs with
 # -lowerCase, so brackets survive as "-lrb-", "-rrb-", "-lsb-", "-rsb-", "-lcb-", "-rcb-" tokens.
 PUNCTUATIONS = frozenset(["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-",
@@ -406,41 +408,6 @@ def ptb_tokenize(texts: list[str]) -> list[str]:
         out.append(s)
         pos += len(line) + 1
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# R2Gen (cuhksz-nlp/R2Gen modules/tokenizers.py): same behaviour, checked against its recorded outputs (its regex is a
-# non-raw string whose "\[" "\]" escapes Python keeps as is, i.e. the same pattern as below).
-# ---------------------------------------------------------------------------------------------
-_R2GEN_CHARS = re.compile(r"[.,?;*!%^&_+():-\[\]{}]")
-
-
-def _r2gen_sent(t: str) -> str:
-    return _R2GEN_CHARS.sub("", t.replace('"', "").replace("/", "").replace("\\", "").replace("'", "").strip().lower())
-
-
-def clean_report_mimic_cxr(report: str) -> str:
-    t = report.replace("\n", " ")
-    for _ in range(7):
-        t = t.replace("__", "_")
-    for _ in range(6):
-        t = t.replace("  ", " ")
-    for _ in range(8):
-        t = t.replace("..", ".")
-    t = (t.replace("1. ", "").replace(". 2. ", ". ").replace(". 3. ", ". ").replace(". 4. ", ". ")
-         .replace(". 5. ", ". ").replace(" 2. ", ". ").replace(" 3. ", ". ").replace(" 4. ", ". ")
-         .replace(" 5. ", ". ").strip().lower().split(". "))
-    return " . ".join(_r2gen_sent(s) for s in t) + " ."
-
-
-def clean_report_iu_xray(report: str) -> str:
-    t = report
-    for _ in range(3):
-        t = t.replace("..", ".")
-    t = (t.replace("1. ", "").replace(". 2. ", ". ").replace(". 3. ", ". ").replace(". 4. ", ". ")
-         .replace(". 5. ", ". ").replace(" 2. ", ". ").replace(" 3. ", ". ").replace(" 4. ", ". ")
-         .replace(" 5. ", ". ").strip().lower().split(". "))
-    return " . ".join(_r2gen_sent(s) for s in t) + " ."
 
 
 TOKENIZERS = ("ptb", "r2gen", "r2gen_iu", "none")
