@@ -1,4 +1,4 @@
-"""R2Gen's report cleaning (cuhksz-nlp/R2Gen modules/tokenizers.py), same behaviour: checked against
+r"""R2Gen's report cleaning (cuhksz-nlp/R2Gen modules/tokenizers.py), same behaviour: checked against
 the original's recorded outputs in tests/eval/test_lexical.py. Its character class is a non-raw
 string whose "\[" "\]" escapes Python keeps, i.e. the pattern below; note `:-\[` is a range,
 so "-" itself survives."""
