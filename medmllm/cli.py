@@ -24,13 +24,19 @@ app.add_typer(data_app, name="data")
 def synth(out: Annotated[Path, typer.Option(help="Folder to write the data set into.")],
           modalities: Annotated[str, typer.Option(help="Comma-separated: xray, ct, ecg.")] = "xray,ct,ecg",
           n: Annotated[int, typer.Option(help="Cases per modality.")] = 200,
-          seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0) -> None:
+          seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0,
+          preferences: Annotated[bool, typer.Option("--preferences", help="Also write DPO pairs (true report vs one "
+                                                    "hallucination): {xray,ct}_pref_{split}.jsonl.")] = False) -> None:
     """Write MedSynth, the built-in synthetic data set (PNG+DICOM X-rays, NIfTI CT, WFDB ECG, JSONL manifests)."""
     from .data.synth import synthesize
 
     try:
-        paths = synthesize(out, [m.strip() for m in modalities.split(",") if m.strip()], n=n, seed=seed,
-                           progress=True)
+        mods = [m.strip() for m in modalities.split(",") if m.strip()]
+        paths = synthesize(out, mods, n=n, seed=seed, progress=True)
+        if preferences:
+            from .data.synth.preferences import write_preferences
+
+            paths = {**paths, **write_preferences(out, mods, seed=seed)}
     except ValueError as e:
         raise MedMLLMError(str(e)) from None
     print(f"wrote {len(paths)} manifests to {out}")
@@ -41,7 +47,7 @@ def train(config: Annotated[Path, typer.Argument(help="YAML run config.")],
           overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. train.max_steps=10")] = None,
           resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in train.output_dir.")] = False,
           on_error: Annotated[Optional[str], typer.Option(help="fail or skip bad records (sets data.on_error).")] = None) -> None:
-    """Train one stage (`train.stage`: align or sft) from a YAML config."""
+    """Train one stage (`train.stage`: align, sft, grpo or dpo) from a YAML config."""
     from .config import load_config
     from .recipes import run
 

@@ -52,7 +52,12 @@ def record_inputs(rec: dict) -> dict[str, list[str]]:
 
 
 def check_record(rec: dict, root: Path, modalities: set[str] | None = None, check_files: bool = True) -> str | None:
-    """What is wrong with a record (None if nothing): structure, placeholders, files."""
+    """What is wrong with a record (None if nothing): structure, placeholders, files. A preference record
+    (`prompt`/`chosen`/`rejected`, see `preferences.py`) is checked as one."""
+    if "chosen" in rec or "rejected" in rec:
+        from .preferences import check_preference_record
+
+        return check_preference_record(rec, root, modalities, check_files)
     conv = rec.get("conversations")
     if not isinstance(conv, list) or not conv:
         return "no 'conversations' list"
@@ -158,6 +163,10 @@ class ManifestDataset(Dataset):
 
     def process(self, rec: dict, root: Path) -> dict:
         p = self.processor
+        if "conversations" not in rec and "chosen" in rec:  # a preference record: SFT on its chosen answer
+            from .preferences import conversation
+
+            rec = {**rec, "conversations": conversation(rec, "chosen")}
         sample = p.encode(rec["conversations"])
         if len(sample["input_ids"]) > self.max_length:
             expected = sum(p.settings.num_tokens[m] * len(v) for m, v in record_inputs(rec).items())
