@@ -41,4 +41,13 @@ def test_missing_and_malformed_files(tmp_path):
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_loads(path):
     cfg = load_config(path)
-    assert cfg.train.stage in ("align", "sft")
+    assert cfg.train.stage in ("align", "sft", "grpo", "dpo")
+
+
+def test_grpo_section_is_typed():
+    cfg = load_config(None, ["train.stage=grpo", "train.grpo.group_size=4", "train.grpo.beta=0",
+                             "train.grpo.rewards={format: 1, numeric: 3}"])
+    g = cfg.train.grpo
+    assert (g.group_size, g.beta, g.rewards, g.max_new_tokens, g.think) == (4, 0.0, {"format": 1.0, "numeric": 3.0}, 96, True)
+    with pytest.raises(MedMLLMError, match="unknown config key 'train.grpo.gruop_size'"):
+        load_config(None, ["train.grpo.gruop_size=4"])

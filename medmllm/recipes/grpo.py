@@ -1,0 +1,355 @@
+"""Stage 3, GRPO: reinforcement learning with verifiable rewards (DeepSeekMath's Group Relative
+Policy Optimisation) on image, volume and ECG prompts.
+
+For each prompt (a record's conversation minus its last answer; that answer is the reference) the
+current policy samples G completions ("<think>" prefilled when `train.grpo.think`); each is scored
+by `medmllm.rewards.combine(train.grpo.rewards)` against the reference; advantages are the rewards
+normalised within their group, A = (r - mean) / (std + 1e-4). The loss, per completion token, is
+
+    -min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A) + beta * KL,   ratio = exp(logp - logp_old),
+    KL = exp(ref - logp) - (ref - logp) - 1    (the k3 estimator, against the frozen reference model)
+
+masked to completion tokens, averaged per sequence, then over the batch (TRL's and DeepSeekMath's
+sequence-level mean). `logp_old` is the policy that sampled (with `iterations` == 1 it is `logp`
+detached, so ratio == 1 and the gradient is the plain policy gradient). The reference is the
+starting checkpoint (`train.init_from`) or the initial weights: a frozen copy, or, for a `lora`
+run, the same model with its adapters disabled. The modality inputs of a prompt are repeated for
+its G completions.
+
+Why not TRL's `GRPOTrainer`: it builds prompts, generation inputs and log-prob batches through an
+HF processor (`processing_class`): its chat template, and `images` it turns into pixel values that
+the model receives by the processor's keyword names. Our model instead takes `image`, `volume` and
+`ecg` tensors made by our own processor (DICOM/NIfTI/WFDB loaders, placeholder expansion to M
+tokens, several inputs per prompt stacked in placeholder order), and TRL has no path for volumes
+or ECGs at all. Wrapping our processor to look like an HF one would mean imitating TRL internals
+that change between releases, so the GRPO step is written here instead, in a small
+`transformers.Trainer` subclass: generation happens in `_prepare_inputs` (as TRL does it), the
+loss in `compute_loss`. Through the Trainer we keep what the other recipes have: checkpoints with
+optimizer/scheduler/RNG state and `--resume`, the learning-rate schedule, gradient accumulation,
+TensorBoard, `log_history.json` and `loss.png`. Each step's statistics (rewards, KL, clip
+fraction, completion length, well-formed fraction, timings) also go to `grpo_log.jsonl`.
+
+With `iterations` > 1 each batch of prompts is drawn `iterations` times in a row (a repeating
+sampler), and the batch generated on the first of those steps is reused for the others. A run
+resumed between those steps generates afresh for the remaining ones.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset, Sampler
+from transformers import Trainer
+
+from .. import rewards as reward_registry
+from ..data.manifest import ManifestDataset, collate, record_inputs
+from ..errors import MedMLLMError, brief
+from ..lora import is_peft_model
+from ..model import MODALITIES, MedMLLM
+from ..reasoning import THINK_PREFIX
+from . import RECIPES
+from ._trainer import build, save, train
+
+POLICY = {"encoders": "frozen", "connectors": "full", "llm": "full"}
+LOG_FILE = "grpo_log.jsonl"
+
+
+@RECIPES.register("grpo")
+def grpo(cfg, resume: bool = False) -> dict:
+    spec = cfg.train.grpo
+    check_spec(spec)
+    model, processor, data = build(cfg, default_policy=POLICY, resume=resume)
+    if "eval" in data:
+        print("grpo: data.eval is not used (no held-out loss for GRPO)")
+    prompts = PromptDataset(data["train"], prefix=THINK_PREFIX if spec.think else "")
+    reference = reference_model(model) if spec.beta > 0 else None
+    log_path = Path(cfg.train.output_dir) / LOG_FILE
+    if not resume:
+        log_path.unlink(missing_ok=True)
+    metrics = train(cfg, model, processor, {"train": prompts}, resume=resume, trainer_cls=GRPOTrainer,
+                    data_collator=GroupCollator(processor.tokenizer.pad_token_id, spec.group_size),
+                    spec=spec, reference=reference, log_path=log_path)
+    save(cfg, model, processor, metrics)
+    return metrics
+
+
+def check_spec(spec) -> None:
+    """Fail early, naming the config key, on settings GRPO cannot run with."""
+    if spec.group_size < 2:
+        raise MedMLLMError(f"config key 'train.grpo.group_size': {spec.group_size} must be at least 2 "
+                           "(advantages compare completions within a group)")
+    for key in ("max_new_tokens", "iterations"):
+        if getattr(spec, key) < 1:
+            raise MedMLLMError(f"config key 'train.grpo.{key}': {getattr(spec, key)} must be at least 1")
+    for key in ("temperature", "epsilon"):
+        if not getattr(spec, key) > 0:
+            raise MedMLLMError(f"config key 'train.grpo.{key}': {getattr(spec, key)} must be positive")
+    if spec.beta < 0:
+        raise MedMLLMError(f"config key 'train.grpo.beta': {spec.beta} must be >= 0")
+    reward_registry.combine(spec.rewards)  # unknown names and bad weights fail here
+
+
+def reference_model(model):
+    """The frozen reference: a copy of the starting weights; None for a peft model, whose reference is
+    itself with the adapters disabled."""
+    if is_peft_model(model):
+        return None
+    import copy
+
+    ref = copy.deepcopy(model).eval()
+    ref.requires_grad_(False)
+    return ref
+
+
+def policy_mode(model) -> None:
+    """Layers in eval mode (dropout off, BatchNorm on its running statistics) so the policy that is
+    scored is exactly the policy that sampled (and equals the reference before the first update);
+    the MedMLLM itself stays `training`, so absent modality branches still join the graph (DDP)."""
+    model.eval()
+    next(m for m in model.modules() if isinstance(m, MedMLLM)).training = True  # under DDP/peft wrappers too
+
+
+# -- the math -------------------------------------------------------------------------------------
+def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
+    """Rewards (B * G,), grouped by prompt in consecutive runs of G -> (r - group mean) / (group std + eps).
+    The std is the population one (ddof 0); a group of equal rewards gets advantage 0."""
+    r = rewards.view(-1, group_size)  # (B, G)
+    adv = (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True, correction=0) + eps)
+    return adv.view(-1)  # (B * G,)
+
+
+def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, ref_logp: torch.Tensor | None,
+              advantages: torch.Tensor, mask: torch.Tensor, beta: float, epsilon: float
+              ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Clipped policy-gradient loss plus beta * k3 KL to the reference.
+
+    `logp`, `old_logp`, `ref_logp`, `mask`: (N, C) per completion token; `advantages` (N,). Token terms
+    are masked, averaged per sequence, then over sequences. Returns the loss and its statistics:
+    `policy_loss`, `kl` (mean per-sequence KL; 0 without a reference), `clip_fraction` (share of
+    completion tokens whose ratio is clipped in the direction of the advantage, so no gradient)."""
+    mask = mask.to(logp.dtype)
+    adv = advantages.unsqueeze(1)  # (N, 1)
+    ratio = torch.exp(logp - old_logp)  # (N, C)
+    clipped = torch.clamp(ratio, 1 - epsilon, 1 + epsilon)
+    per_token = -torch.min(ratio * adv, clipped * adv)  # (N, C)
+    lengths = mask.sum(1).clamp(min=1)  # (N,)
+
+    def seq_mean(x: torch.Tensor) -> torch.Tensor:
+        return ((x * mask).sum(1) / lengths).mean()
+
+    policy = seq_mean(per_token)
+    kl = torch.zeros((), dtype=logp.dtype, device=logp.device)
+    if ref_logp is not None:
+        delta = ref_logp - logp
+        kl = seq_mean(torch.exp(delta) - delta - 1)
+    loss = policy + beta * kl if ref_logp is not None else policy
+    is_clipped = ((ratio < 1 - epsilon) & (adv < 0)) | ((ratio > 1 + epsilon) & (adv > 0))
+    clip_fraction = (is_clipped.to(mask.dtype) * mask).sum() / mask.sum().clamp(min=1)
+    return loss, {"policy_loss": policy.item(), "kl": kl.item(), "clip_fraction": clip_fraction.item()}
+
+
+# -- prompts --------------------------------------------------------------------------------------
+class PromptDataset(Dataset):
+    """The records of a `ManifestDataset` as GRPO prompts: the conversation minus its last answer,
+    encoded with the generation prompt (plus `prefix`, e.g. "<think>"), its inputs, and that last
+    answer as `reference`. One item per record (`data.pack_turns` does not apply)."""
+
+    def __init__(self, records: ManifestDataset, prefix: str = ""):
+        self.records, self.processor = records, records.processor
+        self.prefix_ids = self.processor.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+
+    @property
+    def skipped(self) -> list[str]:
+        return self.records.skipped
+
+    def __len__(self) -> int:
+        return len(self.records.offsets)
+
+    def __getitem__(self, i: int) -> dict:
+        for k in range(len(self)):  # as ManifestDataset: with on_error=skip a bad record is replaced
+            j = (i + k) % len(self)
+            try:
+                return self._load(j)
+            except Exception as e:
+                why = str(e) if isinstance(e, MedMLLMError) else f"{type(e).__name__}: {brief(e)}"
+                self.records._fail(f"{self.records.location(j)}: {why}")
+        raise MedMLLMError(f"{', '.join(map(str, self.records.paths))}: no record could be loaded")
+
+    def _load(self, i: int) -> dict:
+        rec = self.records.record(i)
+        root = self.records.paths[self.records.file_idx[i]].parent
+        conv = rec["conversations"]
+        ids = self.processor.encode(conv[:-1], generation_prompt=True)["input_ids"] + self.prefix_ids
+        if len(ids) > self.records.max_length:
+            raise MedMLLMError(f"prompt of {len(ids)} tokens exceeds data.max_length={self.records.max_length}")
+        out = {"input_ids": torch.tensor(ids), "reference": conv[-1].get("value", conv[-1].get("content", ""))}
+        for modality, paths in record_inputs(rec).items():
+            out[modality] = torch.stack([self.processor.load(modality, root / p) for p in paths])
+        return out
+
+
+class GroupCollator:
+    """B prompts -> a left-padded generation batch of B * G rows (each prompt and its inputs repeated G
+    times, consecutively) with the references alongside."""
+
+    def __init__(self, pad_id: int, group_size: int):
+        self.pad_id, self.group_size = pad_id, group_size
+
+    def __call__(self, batch: list[dict]) -> dict:
+        rows = [b for b in batch for _ in range(self.group_size)]
+        out = collate([{k: v for k, v in b.items() if k != "reference"} for b in rows], self.pad_id, left_pad=True)
+        out["references"] = [b["reference"] for b in rows]
+        return out
+
+
+class RepeatBatchSampler(Sampler[int]):
+    """Shuffled indices in blocks of `block` (a step's prompts), each block yielded `repeats` times in a
+    row, so `iterations` consecutive steps see the same prompts; the last block is filled from the
+    start of the permutation."""
+
+    def __init__(self, n: int, block: int, repeats: int, seed: int):
+        self.n, self.block, self.repeats, self.seed, self.epoch = n, block, repeats, seed, 0
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.block) * self.block * self.repeats
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        self.epoch += 1
+        perm = torch.randperm(self.n, generator=g).tolist()
+        perm += (perm * self.block)[: (-len(perm)) % self.block]
+        for start in range(0, len(perm), self.block):
+            for _ in range(self.repeats):
+                yield from perm[start:start + self.block]
+
+
+# -- the trainer ----------------------------------------------------------------------------------
+class GRPOTrainer(Trainer):
+    """HF Trainer whose batches are generated rollouts: `_prepare_inputs` samples and scores the
+    completions (no grad), `compute_loss` is the GRPO loss; `log` adds the GRPO statistics."""
+
+    def __init__(self, *args, spec, reference=None, log_path: Path | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spec, self.reference, self.log_path = spec, reference, log_path
+        self.weights = reward_registry.combine(spec.rewards).weights  # normalised, zero weights dropped
+        self.model_accepts_loss_kwargs = False  # our loss is a per-batch mean: the Trainer divides by grad_accum
+        self._rollouts: dict[int, dict] = {}  # micro-batch slot within a step -> its rollout
+        self._micro = 0
+        self._stats: dict[str, list[float]] = defaultdict(list)
+
+    def _get_train_sampler(self, train_dataset=None):
+        if self.spec.iterations == 1:
+            return super()._get_train_sampler(train_dataset)
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        return RepeatBatchSampler(len(dataset), self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                  self.spec.iterations, self.args.seed)
+
+    # -- rollouts ---------------------------------------------------------------------------------
+    def _prepare_inputs(self, inputs: dict) -> dict:
+        inputs = super()._prepare_inputs(inputs)
+        if not self.model.training:
+            return inputs
+        slot = self._micro % self.args.gradient_accumulation_steps
+        self._micro += 1
+        if self.state.global_step % self.spec.iterations == 0 or slot not in self._rollouts:
+            self._rollouts[slot] = self.rollout(inputs)
+        return self._rollouts[slot]
+
+    @torch.no_grad()
+    def rollout(self, batch: dict) -> dict:
+        """Sample one completion per row, score it, and compute the advantages and the old/reference
+        log-probs. Returns the tensors `compute_loss` needs plus the rollout statistics."""
+        spec, tok = self.spec, self.processing_class
+        model = self.accelerator.unwrap_model(self.model)
+        core = model.get_base_model() if is_peft_model(model) else model
+        inputs = {m: batch[m] for m in MODALITIES if m in batch}
+        t0 = time.perf_counter()
+        core.eval()
+        out = core.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **inputs,
+                            max_new_tokens=spec.max_new_tokens, do_sample=True, temperature=spec.temperature,
+                            top_p=1.0, top_k=0, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        policy_mode(self.model)
+        t_generate = time.perf_counter() - t0
+        prompt_len = batch["input_ids"].shape[1]
+        completion = out[:, prompt_len:]  # (N, C)
+        is_eos = completion == tok.eos_token_id
+        first_eos = torch.where(is_eos.any(1), is_eos.int().argmax(1), completion.shape[1])  # (N,)
+        mask = (torch.arange(completion.shape[1], device=completion.device)[None] <= first_eos[:, None]).long()
+        lengths = mask.sum(1)
+
+        prefix = THINK_PREFIX if spec.think else ""
+        texts = [prefix + self.processing_class.decode(row[:n], skip_special_tokens=True).strip()
+                 for row, n in zip(completion.tolist(), lengths.tolist())]
+        scores = self.score(texts, batch["references"])
+        rewards = sum(w * scores[name] for name, w in self.weights.items()).clamp(0, 1)
+        advantages = group_advantages(rewards, spec.group_size)
+
+        rollout = {"prompt_ids": batch["input_ids"], "prompt_mask": batch["attention_mask"], "inputs": inputs,
+                   "completion_ids": completion, "completion_mask": mask, "advantages": advantages.to(out.device)}
+        rollout["old_logps"] = self.token_logps(self.model, rollout) if spec.iterations > 1 else None
+        rollout["ref_logps"] = None
+        if spec.beta > 0:
+            if self.reference is not None:
+                rollout["ref_logps"] = self.token_logps(self.reference, rollout)
+            else:  # peft: the reference is the base model, adapters off
+                with model.disable_adapter():
+                    rollout["ref_logps"] = self.token_logps(self.model, rollout)
+        groups = rewards.view(-1, spec.group_size)
+        rollout["stats"] = {
+            "reward": rewards.mean().item(), "reward_std": groups.std(1, correction=0).mean().item(),
+            **{f"rewards/{name}": v.mean().item() for name, v in scores.items()},
+            "well_formed": (scores["format"] == 1.0).float().mean().item(),
+            "completion_length": lengths.float().mean().item(), "time_generate": t_generate,
+            "time_rollout": time.perf_counter() - t0}
+        rollout["texts"] = texts
+        return rollout
+
+    def score(self, texts: list[str], references: list[str]) -> dict[str, torch.Tensor]:
+        """Each weighted reward (and `format`, for the well-formed fraction) for every completion."""
+        scores = {}
+        for name in dict.fromkeys([*self.weights, "format"]):
+            fn = reward_registry.get(name)
+            values = [float(fn(t, r)) for t, r in zip(texts, references)]
+            bad = [v for v in values if not 0.0 <= v <= 1.0]
+            if bad:
+                raise MedMLLMError(f"reward {name!r} returned {bad[0]}, outside [0, 1]")
+            scores[name] = torch.tensor(values)
+        return scores
+
+    def token_logps(self, model, rollout: dict) -> torch.Tensor:
+        """Log-probabilities (N, C) of the completion tokens under `model`, at the sampling temperature."""
+        completion = rollout["completion_ids"]
+        ids = torch.cat([rollout["prompt_ids"], completion], 1)
+        mask = torch.cat([rollout["prompt_mask"], rollout["completion_mask"]], 1)
+        out = model(input_ids=ids, attention_mask=mask, **rollout["inputs"], use_cache=False,
+                    logits_to_keep=completion.shape[1] + 1)
+        logits = out.logits[:, :-1].float() / self.spec.temperature  # (N, C, V): position t predicts token t+1
+        return logits.gather(-1, completion.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
+
+    # -- loss and logs ----------------------------------------------------------------------------
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        t0 = time.perf_counter()
+        policy_mode(model)
+        logp = self.token_logps(model, inputs)  # (N, C), with grad
+        old = inputs["old_logps"] if inputs["old_logps"] is not None else logp.detach()
+        loss, stats = grpo_loss(logp, old, inputs["ref_logps"], inputs["advantages"], inputs["completion_mask"],
+                                self.spec.beta, self.spec.epsilon)
+        stats = {**inputs["stats"], **stats, "time_loss": time.perf_counter() - t0}
+        for key, value in stats.items():
+            self._stats[key].append(value)
+        if self.log_path is not None and self.is_world_process_zero():
+            record = {"step": self.state.global_step + 1, "loss": loss.item(), **stats,
+                      "sample": inputs["texts"][0][:300]}
+            with open(self.log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        return (loss, None) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and self._stats:  # a training log: add the GRPO statistics since the last one
+            logs = {**logs, **{k: sum(v) / len(v) for k, v in self._stats.items()}}
+            self._stats.clear()
+        super().log(logs, start_time)
