@@ -175,6 +175,8 @@ class TrainConfig:
     """Passes over the training data (ignored when `max_steps` > 0)."""
     max_steps: int = -1
     """Stop after this many optimiser steps (-1: use `epochs`)."""
+    max_minutes: float | None = None
+    """Also stop (and save) after this much wall-clock training time: for comparing stages at equal compute."""
     batch_size: int = 8
     """Samples per device per step."""
     grad_accum: int = 1

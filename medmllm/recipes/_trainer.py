@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainingArguments, set_seed
-from transformers.trainer_callback import ProgressCallback
+from transformers.trainer_callback import ProgressCallback, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..build import build_model
@@ -138,6 +138,21 @@ def set_trainable(model: MedMLLM, policy: dict[str, str], lora: LoraSpec | None 
     return model
 
 
+class TimeBudget(TrainerCallback):
+    """Stops training once `seconds` of wall-clock time have passed since it began (`train.max_minutes`)."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.start = seconds, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.perf_counter() - self.start >= self.seconds:
+            control.should_training_stop = True
+        return control
+
+
 class ProgressWithThroughput(ProgressCallback):
     """tqdm bar with the last loss, samples/s and tokens/s (non-padding) as its postfix."""
 
@@ -184,6 +199,8 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
                           processing_class=processor.tokenizer, **trainer_kwargs)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ProgressWithThroughput())
+    if cfg.train.max_minutes:
+        trainer.add_callback(TimeBudget(cfg.train.max_minutes * 60))
     result = trainer.train(resume_from_checkpoint=checkpoint)
     metrics = dict(result.metrics)
     metrics["skipped_records"] = sum(len(ds.skipped) for ds in data.values())

@@ -55,3 +55,15 @@ def test_align_trains_connectors_only_and_resume_continues(medsynth, tmp_path):
     run(cfg, resume=True)
     state = json.loads((tmp_path / "align" / "log_history.json").read_text())
     assert max(h["step"] for h in state) == 25
+
+
+def test_time_budget_stops_training(tmp_path):
+    """`train.max_minutes` ends a run early (for equal-compute comparisons) and still saves."""
+    synthesize(tmp_path / "d", ["xray"], n=12, seed=0)
+    cfg = from_dict(RunConfig, {"model": tiny_model_dict(("image",)),
+                                "data": {"train": [str(tmp_path / "d" / "xray_vqa_train.jsonl")]},
+                                "train": {"max_steps": 100000, "max_minutes": 0.002, "batch_size": 2,
+                                          "output_dir": str(tmp_path / "run"), "logging_steps": 1}})
+    run(cfg)
+    history = json.loads((tmp_path / "run" / "log_history.json").read_text())
+    assert history[-1]["step"] < 100 and (tmp_path / "run" / "model" / "config.json").is_file()
