@@ -142,6 +142,9 @@ class DPOSpec:
     log-ratios averaged per answer token (as TRL)."""
     label_smoothing: float = 0.0
     """cDPO: the probability (0 to 0.5) that a pair's preference label is flipped (`sigmoid` loss only)."""
+    rpo_alpha: float = 0.0
+    """RPO (TRL's `rpo_alpha`): add alpha x the chosen answers' mean token NLL, so the chosen reports stay
+    likely while the margin grows (plain DPO can lower both); 0 is plain DPO."""
 
 
 @dataclass

@@ -120,6 +120,10 @@ class DPOTrainer(Trainer):
                             ("logps/chosen", pc.detach()), ("logps/rejected", pr.detach())):
             stats[name].append(self.accelerator.gather_for_metrics(value).float().mean().item())
         loss = losses.mean()
+        if d.rpo_alpha:  # RPO: keep the chosen answers likely (mean NLL per answer token)
+            nll = -(pc / nc.clamp(min=1)).mean()
+            stats["nll/chosen"].append(self.accelerator.gather_for_metrics(nll.detach()).float().mean().item())
+            loss = loss + d.rpo_alpha * nll
         return (loss, {"chosen_rewards": chosen_rewards, "rejected_rewards": rejected_rewards}) if return_outputs \
             else loss
 
