@@ -10,9 +10,10 @@ from pathlib import Path
 REFERENCE_LIBRARIES = ("torch", "transformers", "pycocoevalcap", "rouge-score", "sacrebleu", "nltk", "dicognito")
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(names: tuple[str, ...] = REFERENCE_LIBRARIES) -> dict[str, str]:
+    """Installed versions of the libraries whose behaviour the scores depend on (absent ones left out)."""
     out = {}
-    for name in REFERENCE_LIBRARIES:
+    for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from importlib import metadata
 from pathlib import Path
 
 from .. import __version__
@@ -39,13 +38,9 @@ def tokenizations() -> tuple[str, ...]:
 
 
 def versions() -> dict[str, str]:
-    out = {"medmllm": __version__}
-    for name in REFERENCE_LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    from .report import library_versions
+
+    return {"medmllm": __version__, **library_versions(REFERENCE_LIBRARIES)}
 
 
 def read_records(path: Path, task: str) -> list[dict]:
