@@ -49,3 +49,18 @@ def test_medqa_and_pubmedqa_read_their_own_formats(tmp_path):
     items = list(task.items(path))
     assert [it["id"] for it in items] == ["pubmedqa-2"] and items[0]["ref"] == "maybe"
     assert METRICS.get("choice_accuracy")(["Maybe."], ["maybe"], choices=[items[0]["choices"]])[0] == 1.0
+
+
+def test_prompt_template_wraps_the_question_and_keeps_placeholders(tmp_path):
+    from medmllm.eval.tasks import Task, VQA_METRICS
+
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "x.png")
+    rec = {"id": "a", "image": "x.png", "conversations": [{"from": "human", "value": "<image>\nIs there an effusion?"},
+                                        {"from": "gpt", "value": "no"}], "meta": {"answer_type": "CLOSED"}}
+    (tmp_path / "m.jsonl").write_text(json.dumps(rec) + "\n")
+    task = Task("t", "test", "m.jsonl", VQA_METRICS, prompt="{question} Answer yes or no.")
+    (item,) = list(task.items(tmp_path / "m.jsonl"))
+    assert item["history"][-1]["value"] == "<image>\nIs there an effusion? Answer yes or no."
+    assert rec["conversations"][0]["value"] == "<image>\nIs there an effusion?"

@@ -45,7 +45,7 @@ class Task:
     category: str = "question_type"
     """`meta` key whose values give the per-category breakdown and plot."""
 
-    def items(self, path: Path, modalities: set[str] | None = None) -> Iterator[dict | MedMLLMError]:
+    def items(self, path: Path) -> Iterator[dict | MedMLLMError]:
         source = (self.loader or manifest_items)(Path(path), self)
         for item in source:
             if isinstance(item, dict):
