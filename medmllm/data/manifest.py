@@ -11,34 +11,14 @@ import json
 import sys
 from array import array
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torch.utils.data import Dataset
 
 from ..errors import MedMLLMError, brief
 from ..model import MODALITIES, PLACEHOLDERS
+from .jsonl import iter_records  # noqa: F401  (part of this module's API)
 from .processor import MedMLLMProcessor
-
-
-def iter_records(path: str | Path) -> Iterator[tuple[int, int, dict | MedMLLMError]]:
-    """Yield (line number, byte offset, record or the error that line has) for each non-empty line."""
-    path = Path(path)
-    if not path.is_file():
-        raise MedMLLMError(f"{path}: manifest not found")
-    with open(path, "rb") as f:
-        offset = 0
-        for lineno, line in enumerate(f, 1):
-            start, offset = offset, offset + len(line)
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                if not isinstance(rec, dict):
-                    raise ValueError("not a JSON object")
-                yield lineno, start, rec
-            except ValueError as e:
-                yield lineno, start, MedMLLMError(f"{path}:{lineno}: not valid JSON ({brief(e)})")
 
 
 def record_inputs(rec: dict) -> dict[str, list[str]]:

@@ -12,24 +12,12 @@ from ...errors import MedMLLMError
 
 def read_reports(path: Path) -> list[tuple[str, str]]:
     """(id, text) of each JSONL record ``{"id", "text"}``; a bad line is a one-line error naming file:line."""
-    import json
+    from ...data.jsonl import iter_records
 
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise MedMLLMError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise MedMLLMError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
     out = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise MedMLLMError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-        if not isinstance(rec, dict):
-            raise MedMLLMError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}")
+    for n, _, rec in iter_records(path):
+        if isinstance(rec, MedMLLMError):
+            raise rec
         text = rec.get("text")
         if not isinstance(text, str):
             raise MedMLLMError(f"{path}:{n}: missing string field 'text'")

@@ -8,35 +8,34 @@ Both read the benchmarks' own files, no conversion needed:
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
 from ...data.formats import choice_prompt, read_json
+from ...data.jsonl import iter_records
 from ...errors import MedMLLMError, brief
 from . import SUITES, Task, register
 
 
 def medqa_items(path: Path, task: Task) -> Iterator[dict | MedMLLMError]:
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                q = json.loads(line)
-                options, letter = q["options"], str(q["answer_idx"]).strip()
-                question = str(q["question"]).strip()
-            except (ValueError, KeyError, TypeError) as e:
-                yield MedMLLMError(f"{where}: not a MedQA record ({type(e).__name__}: {brief(e)})")
-                continue
-            if not isinstance(options, dict) or letter not in options:
-                yield MedMLLMError(f"{where}: answer_idx {letter!r} is not one of the options")
-                continue
-            prompt = choice_prompt(question, {k: str(v) for k, v in sorted(options.items())})
-            yield {"id": f"medqa-{lineno}", "where": where, "question": prompt, "ref": letter,
-                   "history": [{"from": "human", "value": prompt}], "answer_type": "CHOICE", "split": "test",
-                   "inputs": {}, "category": q.get("meta_info"), "choices": options}
+    for lineno, _, q in iter_records(path):
+        where = f"{path}:{lineno}"
+        if isinstance(q, MedMLLMError):
+            yield q
+            continue
+        try:
+            options, letter = q["options"], str(q["answer_idx"]).strip()
+            question = str(q["question"]).strip()
+        except (KeyError, TypeError) as e:
+            yield MedMLLMError(f"{where}: not a MedQA record ({type(e).__name__}: {brief(e)})")
+            continue
+        if not isinstance(options, dict) or letter not in options:
+            yield MedMLLMError(f"{where}: answer_idx {letter!r} is not one of the options")
+            continue
+        prompt = choice_prompt(question, {k: str(v) for k, v in sorted(options.items())})
+        yield {"id": f"medqa-{lineno}", "where": where, "question": prompt, "ref": letter,
+               "history": [{"from": "human", "value": prompt}], "answer_type": "CHOICE", "split": "test",
+               "inputs": {}, "category": q.get("meta_info"), "choices": options}
 
 
 def pubmedqa_items(path: Path, task: Task) -> Iterator[dict | MedMLLMError]:
