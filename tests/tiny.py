@@ -39,3 +39,32 @@ def run_cli(capsys, *args):
         sys.argv = argv
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def chat_server(reply):
+    """A local OpenAI-compatible chat-completions server, already serving on 127.0.0.1 (port 0):
+    `reply(body) -> str` gives the assistant's text for each request body; `.seen` collects them."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            out = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply(body)}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.seen = seen
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

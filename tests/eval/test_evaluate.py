@@ -7,9 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ import pytest
 from medmllm.eval.backends import BACKENDS
 from medmllm.eval.evaluate import run
 from medmllm.eval.tasks import TASKS, resolve
-from tiny import run_cli
+from tiny import chat_server, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -40,33 +38,19 @@ def endpoint(engine):
     """A minimal OpenAI-compatible server answering with `engine` (images from data URLs)."""
     from PIL import Image
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            msg, images = body["messages"][-1], []
-            text = ""
-            for part in msg["content"] if isinstance(msg["content"], list) else [{"type": "text", "text": msg["content"]}]:
-                if part["type"] == "image_url":
-                    raw = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
-                    images.append(np.asarray(Image.open(io.BytesIO(raw)), dtype=np.float32) / 255.0)
-                    text += "<image>\n"
-                else:
-                    text += part["text"]
-            sample = engine.sample(text, {"image": images} if images else None)
-            answer = engine.generate([sample], max_new_tokens=body["max_tokens"])[0]
-            reply = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+    def reply(body):
+        msg, images, text = body["messages"][-1], [], ""
+        for part in msg["content"] if isinstance(msg["content"], list) else [{"type": "text", "text": msg["content"]}]:
+            if part["type"] == "image_url":
+                raw = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+                images.append(np.asarray(Image.open(io.BytesIO(raw)), dtype=np.float32) / 255.0)
+                text += "<image>\n"
+            else:
+                text += part["text"]
+        sample = engine.sample(text, {"image": images} if images else None)
+        return engine.generate([sample], max_new_tokens=body["max_tokens"])[0]
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return chat_server(reply)
 
 
 def test_local_and_endpoint_give_the_same_results(setup):
@@ -179,20 +163,7 @@ def test_transformers_model_from_a_folder(setup, tmp_path):
 
 
 def test_llm_judge_scores_open_answers(setup, tmp_path):
-    class Judge(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            self.rfile.read(int(self.headers["Content-Length"]))
-            reply = json.dumps({"choices": [{"message": {"role": "assistant", "content": "1"}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Judge)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = chat_server(lambda body: "1")
     try:
         local = BACKENDS.get("local")(setup / "model", batch_size=4)
         results = run(local, [resolve("medsynth-xray-report", setup / "data")], tmp_path / "ev", limit=3,

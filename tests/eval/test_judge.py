@@ -1,15 +1,13 @@
 """LLM-as-judge against a local stdlib OpenAI-compatible server that grades by string equality."""
 from __future__ import annotations
 
-import json
 import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from medmllm.errors import MedMLLMError
+from tiny import chat_server
 from medmllm.eval.judge import JUDGE_PROMPT, JUDGE_PROMPT_SHA, judge, judge_convention, parse_verdict
 
 _FIELDS = re.compile(r"Question: (.*)\nReference answer: (.*)\nCandidate answer: (.*)\Z", re.S)
@@ -18,28 +16,11 @@ _FIELDS = re.compile(r"Question: (.*)\nReference answer: (.*)\nCandidate answer:
 @pytest.fixture
 def server():
     """Replies "1" when the prompt's candidate equals its reference, "0" otherwise, garbage for "???"."""
-    seen = []
+    def reply(body):
+        question, ref, pred = _FIELDS.search(body["messages"][-1]["content"]).groups()
+        return "I cannot say." if pred == "???" else "Verdict: 1" if pred.lower() == ref.lower() else "0"
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append(body)
-            question, ref, pred = _FIELDS.search(body["messages"][-1]["content"]).groups()
-            answer = ("I cannot say." if pred == "???" else
-                      "Verdict: 1" if pred.lower() == ref.lower() else "0")
-            reply = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args):
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    srv.seen = seen
+    srv = chat_server(reply)
     yield srv
     srv.shutdown()
     srv.server_close()
