@@ -47,14 +47,18 @@ class Engine:
             elif n_ph != n_in:
                 raise MedMLLMError(f"the text has {n_ph} {PLACEHOLDERS[modality]} placeholder(s) but "
                                    f"{n_in} {modality} input(s) were given")
-        encoded = self.processor.encode([{"role": "user", "content": text}], generation_prompt=True)
-        if prefix:
-            extra = self.processor.tokenizer(prefix, add_special_tokens=False)["input_ids"]
-            encoded = {"input_ids": encoded["input_ids"] + extra, "labels": encoded["labels"] + [-100] * len(extra)}
-        out = {k: torch.tensor(v) for k, v in encoded.items()}
+        out = self.prompt([{"role": "user", "content": text}], prefix)
         for modality, xs in inputs.items():
             out[modality] = torch.stack([self.processor.load(modality, x) for x in xs])
         return out
+
+    def prompt(self, messages: list[dict], prefix: str = "") -> dict[str, torch.Tensor]:
+        """A conversation (ending with a question) as prompt ids ending in the assistant header, then
+        `prefix` (e.g. "<think>"), which the answer continues."""
+        enc = self.processor.encode(messages, generation_prompt=True)
+        extra = self.processor.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+        return {"input_ids": torch.tensor(enc["input_ids"] + extra),
+                "labels": torch.tensor(enc["labels"] + [-100] * len(extra))}
 
     @torch.inference_mode()
     def generate(self, samples: list[dict], max_new_tokens: int = 128, do_sample: bool = False,

@@ -32,13 +32,11 @@ class LocalBackend:
         from ...reasoning import THINK_PREFIX
 
         p, prefix = self.engine.processor, THINK_PREFIX if think else ""
-        extra = p.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
         out: list[str | MedMLLMError] = []
         samples, slots = [], []
         for it in items:
             try:
-                enc = p.encode(it["history"], generation_prompt=True)
-                s = {"input_ids": torch.tensor(enc["input_ids"] + extra), "labels": torch.tensor(enc["labels"] + [-100] * len(extra))}
+                s = self.engine.prompt(it["history"], prefix)
                 for m, paths in it["inputs"].items():
                     s[m] = torch.stack([p.blank(m) if blank else p.load(m, path) for path in paths])
             except MedMLLMError as e:
