@@ -12,6 +12,8 @@ from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import TextIO
 
+from tqdm import tqdm
+
 from ..errors import MedMLLMError, brief
 from . import io
 from .manifest import check_record, iter_records, record_inputs
@@ -55,7 +57,8 @@ def validate(manifests: list[str | Path], decode: bool = True, out: TextIO | Non
     per_file = {}
     for manifest in map(Path, manifests):
         counts: Counter = Counter()
-        for lineno, _, rec in iter_records(manifest):
+        for lineno, _, rec in tqdm(iter_records(manifest), desc=f"validate {manifest.name}", unit=" records",
+                                   file=sys.stderr, disable=None, leave=False):
             counts["records"] += 1
             problem = str(rec) if isinstance(rec, MedMLLMError) else None
             if problem is None:

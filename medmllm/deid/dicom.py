@@ -15,6 +15,7 @@ import csv
 import io
 import os
 import secrets
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -305,7 +306,10 @@ def deid_folder(in_dir: str | Path, out_dir: str | Path, *, salt: str | None = N
                list(names or []))
     dst_root.mkdir(parents=True, exist_ok=True)
 
-    for path, rel, is_link in _walk(src_root):
+    from tqdm import tqdm
+
+    for path, rel, is_link in tqdm(list(_walk(src_root)), desc="deid", unit=" files", file=sys.stderr,
+                                   disable=None, leave=False):
         if is_link:
             run.skip(rel, "symbolic link: not followed")
             continue
