@@ -13,6 +13,15 @@ def _r2gen_sent(t: str) -> str:
     return _R2GEN_CHARS.sub("", t.replace('"', "").replace("/", "").replace("\\", "").replace("'", "").strip().lower())
 
 
+def _join(t: str) -> str:
+    """Both cleaners' tail: drop list numbering "1. " ... "5. ", lowercase, split on ". ", clean each
+    sentence, join with " . " and end with " ."."""
+    t = (t.replace("1. ", "").replace(". 2. ", ". ").replace(". 3. ", ". ").replace(". 4. ", ". ")
+         .replace(". 5. ", ". ").replace(" 2. ", ". ").replace(" 3. ", ". ").replace(" 4. ", ". ")
+         .replace(" 5. ", ". ").strip().lower().split(". "))
+    return " . ".join(_r2gen_sent(s) for s in t) + " ."
+
+
 def clean_report_mimic_cxr(report: str) -> str:
     t = report.replace("\n", " ")
     for _ in range(7):
@@ -21,17 +30,11 @@ def clean_report_mimic_cxr(report: str) -> str:
         t = t.replace("  ", " ")
     for _ in range(8):
         t = t.replace("..", ".")
-    t = (t.replace("1. ", "").replace(". 2. ", ". ").replace(". 3. ", ". ").replace(". 4. ", ". ")
-         .replace(". 5. ", ". ").replace(" 2. ", ". ").replace(" 3. ", ". ").replace(" 4. ", ". ")
-         .replace(" 5. ", ". ").strip().lower().split(". "))
-    return " . ".join(_r2gen_sent(s) for s in t) + " ."
+    return _join(t)
 
 
 def clean_report_iu_xray(report: str) -> str:
     t = report
     for _ in range(3):
         t = t.replace("..", ".")
-    t = (t.replace("1. ", "").replace(". 2. ", ". ").replace(". 3. ", ". ").replace(". 4. ", ". ")
-         .replace(". 5. ", ". ").replace(" 2. ", ". ").replace(" 3. ", ". ").replace(" 4. ", ". ")
-         .replace(" 5. ", ". ").strip().lower().split(". "))
-    return " . ".join(_r2gen_sent(s) for s in t) + " ."
+    return _join(t)
