@@ -69,8 +69,9 @@ class Decoding:
 
 
 def item_key(fingerprint: str, task: str, item: dict, blank: bool, decoding: Decoding | None = None) -> str:
-    raw = json.dumps([fingerprint, task, item["id"], item["history"], sorted(item["inputs"].items()), blank]
-                     + ((decoding or Decoding()).key() if decoding and decoding.key() != Decoding().key() else []))
+    # the default (greedy) decoding adds nothing, so caches written before decoding options still match
+    extra = decoding.key() if decoding and decoding.key() != Decoding().key() else []
+    raw = json.dumps([fingerprint, task, item["id"], item["history"], sorted(item["inputs"].items()), blank] + extra)
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 

@@ -60,7 +60,7 @@ class Task:
             text = history[-1]["value"]
             placeholders = "".join(line + "\n" for line in text.split("\n") if line.strip() in ("<image>", "<volume>", "<ecg>"))
             question = "\n".join(line for line in text.split("\n") if line.strip() not in ("<image>", "<volume>", "<ecg>"))
-            history[-1]["value"] = placeholders + self.prompt.format(question=question.strip(), **item.get("fields", {}))
+            history[-1]["value"] = placeholders + self.prompt.format(question=question.strip())
             item = {**item, "history": history, "question": history[-1]["value"]}
         return item
 
