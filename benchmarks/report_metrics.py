@@ -1,4 +1,4 @@
-"""Time BLEU-1..4 + ROUGE-L + CIDEr-D on 1,000 report pairs: medmllm (pure Python, `ptb`
+"""Time BLEU-1..4 + ROUGE-L + CIDEr-D on 1,000 report pairs: medmllm (Python + numpy, `ptb`
 tokenisation; `report_scores`, and the single-metric functions one by one) vs pycocoevalcap 1.2 (PTBTokenizer in Java, JVM start included, + Bleu + Rouge + Cider).
 
     .venv/bin/python benchmarks/report_metrics.py [--n 1000] [--runs 3]

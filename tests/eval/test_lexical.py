@@ -244,6 +244,16 @@ def test_coco_metrics_without_java(how):
     check_coco(preds, refs, how)
 
 
+def test_repeated_ngrams_and_shared_texts_without_java():
+    # clipping at the largest count in any one reference, repeats on both sides, a text that is
+    # both a prediction and a reference, texts shorter than the n-gram order, no reference n-gram
+    preds = ["no no no effusion effusion", "the heart the heart the heart", "a", "x y", "clear lungs",
+             "a b a b a b a", "clear lungs"]
+    refs = [["no effusion no", "no no effusion effusion effusion"], ["the heart is normal", "heart the heart"],
+            ["a a", "a"], ["y x", "x"], ["clear lungs", "x y"], ["a b a b", "b a b a b a b", "a"], [""]]
+    check_coco(preds, refs, "none")
+
+
 def test_r2gen_cleaning_is_exact():
     assert len(R2GEN["mimic_cxr"]) > 400
     for t, want in R2GEN["mimic_cxr"].items():

@@ -1,6 +1,6 @@
 """Report-generation lexical metrics that reproduce the reference libraries to 1e-6.
 
-BLEU-1..4, ROUGE-L and CIDEr-D follow pycocoevalcap 1.2 (pure Python here, no Java); METEOR runs
+BLEU-1..4, ROUGE-L and CIDEr-D follow pycocoevalcap 1.2 (Python and numpy here, no Java); METEOR runs
 pycocoevalcap's meteor-1.5.jar (`rougeL_rouge_score*` and `bleu4_sacrebleu`, as rouge-score and
 sacrebleu compute them, are in `libraries.py`).  Every metric is
 ``fn(preds, refs, *, tokenize=...) -> (corpus score, per-sample scores)``; `refs` holds one string
@@ -18,13 +18,12 @@ functions call into it and share that pass through a small cache (the last two s
 """
 from __future__ import annotations
 
-import gc
 import math
-from collections import _count_elements  # the C helper behind Counter.update
-from itertools import chain, compress, repeat
-from operator import gt, itemgetter
 from functools import lru_cache
+from itertools import chain
 from typing import Sequence
+
+import numpy as np
 
 from ...errors import MedMLLMError
 from . import CONVENTIONS, METRICS
@@ -68,81 +67,83 @@ def _prepare(preds: Sequence[str], refs: Refs, how: str) -> tuple[tuple[str, ...
 
 
 # ------------------------------------------------------------------------------ n-gram statistics
-# n-grams are keyed by their words joined with one space (words come from str.split(), so the key
-# is unambiguous and different orders never collide).  Per distinct tokenised text: the set of
-# n-grams of each order, the counts of the n-grams that occur more than once (usually few), and
-# the number of words.  Clipped counts and tf-idf dot products are then set intersections (in C)
-# plus a correction over the repeated n-grams.
-_EMPTY: dict = {}
+# Every distinct tokenised text gets, per order 1..4, a table of its n-grams (dense integer ids)
+# with their counts, stored CSR-style: texts' rows are contiguous and sorted by n-gram id.  BLEU's
+# clipped counts and CIDEr-D's tf-idf dot products are then sorted look-ups (searchsorted) and
+# weighted bincounts over all samples at once, in numpy; only BLEU's per-sample formula, which
+# must repeat pycocoevalcap's float operations, runs per sample in Python.
+def _rows(ptr: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The entry indices of CSR rows `ts`, concatenated, and for each the position in `ts`."""
+    starts = ptr[ts]
+    lens = ptr[ts + 1] - starts
+    owner = np.repeat(np.arange(len(ts)), lens)
+    idx = np.arange(int(lens.sum())) + np.repeat(starts - (np.cumsum(lens) - lens), lens)
+    return idx, owner
 
 
-def _text_stats(text: str) -> tuple[list[set], list[dict], int]:
-    w = text.split()
-    j = " ".join
-    sets, dups = [], []
-    for g in (w, list(map(j, zip(w, w[1:]))), list(map(j, zip(w, w[1:], w[2:]))),
-              list(map(j, zip(w, w[1:], w[2:], w[3:])))):
-        st = set(g)
-        sets.append(st)
-        if len(st) == len(g):
-            dups.append(_EMPTY)
-        else:  # the repeated n-grams with their counts, filtered in C
-            cnt: dict = {}
-            _count_elements(cnt, g)
-            dups.append(dict(compress(cnt.items(), map(gt, cnt.values(), repeat(1)))))
-    return sets, dups, len(w)
-
-
-_BITS = 15  # token ids below 2**15 pack four of them into one int64 n-gram key
-
-
-def _corpus_stats(texts: list[str]) -> dict[str, tuple[list[set], list[dict], int]]:
-    """`_text_stats` of every distinct text, with each n-gram as one integer (its token ids packed
-    15 bits apiece), computed for the whole corpus at once with numpy: the metrics only compare
-    n-grams for equality, so integer keys give the same scores at a fraction of the hashing cost.
-    Falls back to space-joined strings when the vocabulary has 2**15 words or more."""
-    import numpy as np
-
-    words = [t.split() for t in texts]
-    vocab = dict.fromkeys(chain.from_iterable(words))
-    if len(vocab) >= 1 << _BITS:
-        return {t: _text_stats(t) for t in texts}
-    vocab = dict(zip(vocab, range(1, len(vocab) + 1)))
-    lengths = list(map(len, words))
-    flat = np.fromiter(map(vocab.__getitem__, chain.from_iterable(words)), dtype=np.int64, count=sum(lengths))
-    packed = [flat]
-    for k in range(1, 4):  # order k + 1: ids[i] | ids[i+1] << 15 | ...; crossings of text ends are never sliced
-        packed.append(packed[-1][:-1] | (flat[k:] << (_BITS * k)) if len(flat) > k else flat[:0])
-    packed = [p.tolist() for p in packed]  # slicing Python lists is cheaper than many small numpy slices
-    out: dict[str, tuple] = {}
-    start = 0
-    for text, n in zip(texts, lengths):
-        sets, dups = [], []
-        for k in range(4):
-            g = packed[k][start:start + n - k] if n > k else []
-            st = set(g)
-            sets.append(st)
-            if len(st) == len(g):
-                dups.append(_EMPTY)
-            else:
-                cnt: dict = {}
-                _count_elements(cnt, g)
-                dups.append(dict(compress(cnt.items(), map(gt, cnt.values(), repeat(1)))))
-        out[text] = (sets, dups, n)
-        start += n
-    return out
+def _find(keys: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `q`: its position in the sorted `keys` and whether it is there."""
+    if not len(keys):
+        return np.zeros(len(q), np.int64), np.zeros(len(q), bool)
+    pos = np.searchsorted(keys, q)
+    pos[pos == len(keys)] = 0
+    return pos, keys[pos] == q
 
 
 class _Corpus:
-    """Tokenised predictions and references of one call with their n-gram statistics; the
-    metrics computed from it are kept, so calling the metrics one by one costs one pass."""
+    """Tokenised predictions and references of one call with their n-gram tables; the metrics
+    computed from it are kept, so calling the metrics one by one costs one pass.
+
+    Samples are indexed 0..S-1, (sample, reference) pairs 0..P-1 in sample order; `orders[k]` is
+    (number of distinct (k+1)-grams G, row pointers per text, n-gram id and count per entry)."""
 
     def __init__(self, hyps: tuple[str, ...], refs: list[list[str]]):
         self.hyps, self.refs = hyps, refs
-        stats = _corpus_stats(list(dict.fromkeys([*hyps, *(r for rs in refs for r in rs)])))
-        self.hst = [stats[h] for h in hyps]
-        self.rst = [[stats[r] for r in rs] for rs in refs]
+        texts = list(dict.fromkeys([*hyps, *chain.from_iterable(refs)]))
+        index = {t: k for k, t in enumerate(texts)}
+        self.nrefs = np.array(list(map(len, refs)), dtype=np.int64)
+        self.h = np.array([index[h] for h in hyps], dtype=np.int64)          # text of each sample
+        self.pair_sample = np.repeat(np.arange(len(hyps)), self.nrefs)
+        self.pair_text = np.array([index[r] for r in chain.from_iterable(refs)], dtype=np.int64)
+        words = [t.split() for t in texts]
+        vocab = dict.fromkeys(chain.from_iterable(words))
+        vocab = dict(zip(vocab, range(len(vocab))))  # word -> id, built in C
+        self.lengths = np.array(list(map(len, words)), dtype=np.int64)
+        tok = np.fromiter(map(vocab.__getitem__, chain.from_iterable(words)), dtype=np.int64,
+                          count=int(self.lengths.sum()))
+        tid = np.repeat(np.arange(len(texts)), self.lengths)
+        n, v = len(tok), max(len(vocab), 1)
+        gid, ng = tok, v
+        self.orders = []
+        for k in range(4):
+            if k:  # a (k+1)-gram's id: the unique-rank of (its k-gram prefix's id, last token id)
+                m = max(n - k, 0)
+                uniq, gid = np.unique(gid[:m] * v + tok[k:], return_inverse=True)
+                ng = max(len(uniq), 1)
+                valid = tid[:m] == tid[k:]  # drop n-grams that cross from one text into the next
+                t, g = tid[:m][valid], gid[valid]
+            else:
+                t, g = tid, gid
+            u, cnt = np.unique(t * ng + g, return_counts=True)
+            self.orders.append((ng, np.searchsorted(u // ng, np.arange(len(texts) + 1)), u % ng, cnt))
+        self._refmax: list = [None] * 4
         self.results: dict[str, tuple] = {}
+
+    def refmax(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each (sample, n-gram) of the sample's references as key sample * G + id, sorted, with
+        the n-gram's largest count in any one of them (BLEU's clip)."""
+        if self._refmax[k] is None:
+            ng, ptr, g, cnt = self.orders[k]
+            idx, owner = _rows(ptr, self.pair_text)
+            key, c = self.pair_sample[owner] * ng + g[idx], cnt[idx]
+            if not (self.nrefs == 1).all():  # several references: keep the largest count per key
+                order = np.lexsort((-c, key))
+                key, c = key[order], c[order]
+                first = np.ones(len(key), bool)
+                first[1:] = key[1:] != key[:-1]
+                key, c = key[first], c[first]
+            self._refmax[k] = (key, c)
+        return self._refmax[k]
 
 
 @lru_cache(maxsize=2)
@@ -153,41 +154,30 @@ def _corpus(hyps: tuple[str, ...], refs: tuple[tuple[str, ...], ...]) -> _Corpus
 # ------------------------------------------------------------------------------ BLEU (pycocoevalcap)
 def _bleu_all(c: _Corpus) -> tuple[list[float], list[list[float]]]:
     n, tiny, small = 4, 1e-15, 1e-9
+    correct = []  # per order, per sample: hypothesis n-gram counts clipped at the references' max
+    for k in range(n):
+        ng, ptr, g, cnt = c.orders[k]
+        idx, owner = _rows(ptr, c.h)
+        rkey, rcnt = c.refmax(k)
+        pos, hit = _find(rkey, owner * ng + g[idx])
+        clipped = np.where(hit, np.minimum(cnt[idx], rcnt[pos] if len(rcnt) else 0), 0)
+        correct.append(np.bincount(owner, weights=clipped, minlength=len(c.h)).astype(np.int64).tolist())
+    testlens, rlens = c.lengths[c.h].tolist(), c.lengths[c.pair_text].tolist()
     tot_guess, tot_correct = [0] * n, [0] * n
-    tot_test = tot_ref = 0
+    tot_test = tot_ref = j = 0
     per: list[list[float]] = [[] for _ in range(n)]
-    for (hs, hd, testlen), rsts in zip(c.hst, c.rst):
-        if len(rsts) == 1:
-            rs, rd, rlen = rsts[0]
-            reflen = rlen
-            correct = []
-            for k in range(n):
-                rsk = rs[k]
-                ck = len(hs[k] & rsk)
-                for g, cnt in hd[k].items():  # repeated hypothesis n-grams: clip at the ref count
-                    if g in rsk:
-                        m = rd[k].get(g, 1)
-                        ck += (cnt if cnt < m else m) - 1
-                correct.append(ck)
-        else:
-            reflen = min((abs(r[2] - testlen), r[2]) for r in rsts)[1]  # Bleu passes 'closest'
-            correct = []
-            for k in range(n):
-                union = set().union(*(r[0][k] for r in rsts))
-                ck = len(hs[k] & union)
-                for g, cnt in hd[k].items():
-                    if g in union:
-                        m = max(r[1][k].get(g, 1) if g in r[0][k] else 0 for r in rsts)
-                        ck += (cnt if cnt < m else m) - 1
-                correct.append(ck)
+    for i, (testlen, m) in enumerate(zip(testlens, c.nrefs.tolist())):
+        # Bleu passes 'closest': the reference length nearest the hypothesis', the shorter on ties
+        reflen = rlens[j] if m == 1 else min((abs(r - testlen), r) for r in rlens[j:j + m])[1]
+        j += m
         tot_test += testlen
         tot_ref += reflen
         bleu = 1.0
         for k in range(n):
             guess = testlen - k if testlen > k else 0
             tot_guess[k] += guess
-            tot_correct[k] += correct[k]
-            bleu *= (float(correct[k]) + tiny) / (float(guess) + small)
+            tot_correct[k] += correct[k][i]
+            bleu *= (float(correct[k][i]) + tiny) / (float(guess) + small)
             per[k].append(bleu ** (1.0 / (k + 1)))
         ratio = (testlen + tiny) / (reflen + small)
         if ratio < 1:
@@ -249,77 +239,31 @@ def _rouge_all(c: _Corpus) -> tuple[float, list[float]]:
 # ------------------------------------------------------------------------------ CIDEr-D (pycocoevalcap)
 def _cider_all(c: _Corpus) -> tuple[float, list[float]]:
     n, sigma = 4, 6.0
-    nsamp = len(c.hyps)
-    df: dict = {}  # document frequency: in how many samples' references an n-gram occurs
-    for rsts in c.rst:
-        if len(rsts) == 1:
-            for st in rsts[0][0]:
-                _count_elements(df, st)
-        else:
-            _count_elements(df, set().union(*(st for r in rsts for st in r[0])))
+    nsamp, npairs = len(c.h), len(c.pair_text)
     ref_len = math.log(float(nsamp))
-    # idf(g)^2 = (log N - log max(1, df))^2 is log(N)^2 for every n-gram that occurs in at most one
-    # sample; only the others ("common") need a look-up.  A sum of idf^2 over a set of n-grams is
-    # log(N)^2 * (size - common ones) + the sum over its intersection with the common ones (set
-    # operations and map(), in C).  An all-zero idf still gives exactly 0 (norm 0: no division).
-    base = ref_len * ref_len
-    idf2_by_df = [(ref_len - math.log(max(1.0, float(d)))) ** 2 for d in range(nsamp + 1)]
-    common = list(compress(df.items(), map(gt, df.values(), repeat(1))))
-    cw = dict(zip(map(itemgetter(0), common), map(idf2_by_df.__getitem__, map(itemgetter(1), common))))
-    cw_keys, cw_get = cw.keys(), cw.get
-
-    def idf2(g: str) -> float:
-        return cw_get(g, base)
-
-    def idf2_sum(st: set) -> float:
-        ci = cw_keys & st
-        return base * (len(st) - len(ci)) + sum(map(cw.__getitem__, ci))
-
-    norms: dict[tuple[int, int], float] = {}
-
-    def norm(st: tuple, k: int) -> float:
-        # the norm only matters when a dot product is not 0: computed on first need, once per
-        # distinct text and order (many 3- and 4-gram dot products are 0)
-        key = (id(st), k)
-        nm = norms.get(key)
-        if nm is None:
-            s2 = idf2_sum(st[0][k])
-            for g, cnt in st[1][k].items():
-                s2 += (cnt * cnt - 1) * idf2(g)
-            nm = norms[key] = math.sqrt(s2)
-        return nm
-
-    two_s2 = 2 * sigma ** 2
-    per = []
-    for hst, rsts in zip(c.hst, c.rst):
-        hs, hd, hlen = hst
-        lh = hlen - 1 if hlen > 1 else 0  # pycocoevalcap's "length" counts bigrams
-        total = 0.0
-        for rst in rsts:
-            rs, rd, rlen = rst
-            lr = rlen - 1 if rlen > 1 else 0
-            delta = float(lh - lr)
-            pen = math.e ** (-(delta ** 2) / two_s2)
-            for k in range(n):
-                rsk = rs[k]
-                inter = hs[k] & rsk
-                if not inter:
-                    continue
-                val = idf2_sum(inter)
-                hdk, rdk = hd[k], rd[k]
-                if hdk or rdk:  # repeated n-grams: min(tf_h, tf_r) * tf_r instead of 1
-                    for g, th in hdk.items():
-                        if g in rsk:
-                            tr = rdk.get(g, 1)
-                            val += ((th if th < tr else tr) * tr - 1) * idf2(g)
-                    for g, tr in rdk.items():
-                        if g not in hdk and g in inter:
-                            val += (tr - 1) * idf2(g)
-                nh, nr = norm(hst, k), norm(rst, k)
-                if nh != 0 and nr != 0:
-                    val /= nh * nr
-                total += val * pen
-        per.append(total / n / len(rsts) * 10.0)
+    hp = c.h[c.pair_sample]  # the hypothesis text of each (sample, reference) pair
+    # pycocoevalcap's "length" counts bigrams; Gaussian penalty on the difference
+    lh, lr = np.maximum(c.lengths[hp] - 1, 0), np.maximum(c.lengths[c.pair_text] - 1, 0)
+    pen = np.e ** (-((lh - lr).astype(np.float64) ** 2) / (2 * sigma ** 2))
+    total = np.zeros(npairs)
+    for k in range(n):
+        ng, ptr, g, cnt = c.orders[k]
+        df = np.bincount(c.refmax(k)[0] % ng, minlength=ng)  # samples whose references hold the n-gram
+        vec = cnt * (ref_len - np.log(np.maximum(1.0, df[g])))  # tf * idf of every (text, n-gram)
+        ntext = len(ptr) - 1
+        norm = np.sqrt(np.bincount(np.repeat(np.arange(ntext), np.diff(ptr)), weights=vec * vec, minlength=ntext))
+        ridx, rown = _rows(ptr, c.pair_text)
+        hidx, hown = _rows(ptr, hp)
+        pos, hit = _find(rown * ng + g[ridx], hown * ng + g[hidx])
+        vr = vec[ridx[pos[hit]]]
+        # sum over the hypothesis' n-grams of min(vec_hyp, vec_ref) * vec_ref, per pair
+        val = np.bincount(hown[hit], weights=np.minimum(vec[hidx[hit]], vr) * vr,
+                          minlength=npairs).astype(np.float64)  # (int64 when nothing matched)
+        nh, nr = norm[hp], norm[c.pair_text]
+        ok = (nh != 0) & (nr != 0)
+        val[ok] /= (nh * nr)[ok]
+        total += val * pen
+    per = (np.bincount(c.pair_sample, weights=total, minlength=nsamp) / n / c.nrefs * 10.0).tolist()
     return math.fsum(per) / len(per), per
 
 
@@ -343,20 +287,6 @@ def report_scores(preds: Sequence[str], refs: Refs, *, tokenize: str = "ptb",
     for m in metrics:
         if m not in REPORT_SCORES:
             raise MedMLLMError(f"report_scores: unknown metric {m!r}; choose from {', '.join(REPORT_SCORES)}")
-    # the passes below allocate some 10^4 small containers and create no reference cycles: the
-    # cyclic garbage collector would only re-scan them (~10% of the time); it is paused meanwhile
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        return _report_scores(preds, refs, tokenize, metrics)
-    finally:
-        if paused:
-            gc.enable()
-
-
-def _report_scores(preds: Sequence[str], refs: Refs, tokenize: str,
-                   metrics: Sequence[str]) -> dict[str, tuple[float, list[float]]]:
     hyps, rl = _prepare(preds, refs, tokenize)
     out: dict[str, tuple[float, list[float]]] = {}
     if not hyps:
