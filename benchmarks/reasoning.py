@@ -6,8 +6,8 @@
 3. accuracy and well-formed rate of every checkpoint (greedy, `<think>` prefilled), and
    self-consistency (5 samples, majority vote) on top of the final GRPO model.
 
-An answer is correct when its verifiable reward is 1: `closed_match` for yes/no references,
-`numeric` (5% / 0.02 tolerance, counts exact) for numbers, `open_match` for the rest.
+An answer is correct when its verifiable reward `answer_match` is 1: `closed_match` for yes/no
+references, `numeric` (5% / 0.02 tolerance, counts exact) for numbers, `open_match` for the rest.
 
     .venv/bin/python benchmarks/reasoning.py --minutes 6 --out runs/reasoning
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import time
@@ -23,18 +22,11 @@ from pathlib import Path
 
 
 def verdict(pred: str, ref: str) -> tuple[bool, bool]:
-    """(correct, well formed) of one answer by the rewards that check it."""
+    """(correct, well formed) of one answer: `answer_match` (closed_match for yes/no, numeric for
+    numbers, open_match for text) is 1, and `format` is 1."""
     import medmllm.rewards as R
-    from medmllm.reasoning import split
 
-    answer = split(ref)[1].strip().lower()
-    if answer in ("yes", "no"):
-        name = "closed_match"
-    elif re.search(r"\d", answer):
-        name = "numeric"
-    else:
-        name = "open_match"
-    return R.get(name)(pred, ref) >= 0.999, R.get("format")(pred, ref) >= 0.999
+    return R.get("answer_match")(pred, ref) >= 0.999, R.get("format")(pred, ref) >= 0.999
 
 
 def accuracy(model: Path, data: Path, out: Path, samples: int = 1) -> dict:
@@ -48,8 +40,12 @@ def accuracy(model: Path, data: Path, out: Path, samples: int = 1) -> dict:
         decoding=Decoding(think=True, samples=samples, temperature=0.7, max_new_tokens=128))
     preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     marks = [verdict(p["pred"], p["ref"]) for p in preds]
+    by_type: dict[str, list[bool]] = {}
+    for p, (correct, _) in zip(preds, marks):
+        by_type.setdefault(p["category"], []).append(correct)
     return {"n": len(marks), "accuracy": sum(c for c, _ in marks) / len(marks),
-            "well_formed": sum(f for _, f in marks) / len(marks), "eval_seconds": round(time.perf_counter() - t, 1)}
+            "well_formed": sum(f for _, f in marks) / len(marks), "eval_seconds": round(time.perf_counter() - t, 1),
+            "by_question_type": {k: {"n": len(v), "accuracy": round(sum(v) / len(v), 3)} for k, v in sorted(by_type.items())}}
 
 
 def train(config: str, start: Path, data: Path, out: Path, minutes: float, extra: list[str]) -> float:

@@ -15,6 +15,7 @@ Built in:
                   side (left/right/bilateral), or a negation the reference lacks, scores 0
 ``numeric``       first number vs the reference's: 1.0 within tolerance, linear to 0 at 4×
 ``report_labels`` agreement of the 14 CheXpert labels over observations either text mentions
+``answer_match``  whichever of closed_match / numeric / open_match fits the reference's answer
 =============== ============================================================================
 
     >>> import medmllm
@@ -94,11 +95,12 @@ def combine(weights: Mapping[str, float]) -> Reward:
 
 import_modules(__name__, __path__)  # registration is by folder: every module registers its rewards
 
+from .answer import answer_match  # noqa: E402
 from .closed import closed_match  # noqa: E402
 from .labels import report_labels  # noqa: E402
 from .openended import open_match  # noqa: E402
 from .quantities import numeric  # noqa: E402
 from .tags import format_reward  # noqa: E402
 
-__all__ = ["REWARDS", "Reward", "closed_match", "combine", "format_reward", "get", "names", "numeric",
+__all__ = ["REWARDS", "Reward", "answer_match", "closed_match", "combine", "format_reward", "get", "names", "numeric",
            "open_match", "register", "report_labels"]

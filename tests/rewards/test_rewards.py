@@ -19,7 +19,8 @@ closed = rewards.get("closed_match")
 open_ = rewards.get("open_match")
 numeric = rewards.get("numeric")
 report = rewards.get("report_labels")
-ALL = (fmt, closed, open_, numeric, report)
+answer = rewards.get("answer_match")
+ALL = (fmt, closed, open_, numeric, report, answer)
 
 GARBAGE = ("<think>" + "x <answer" * 5000 + "<think> yes no 3 left " * 2000 + "</answer>" * 3
            + "ĳ☃\x00" * 10000 + "(B) " * 500)
@@ -230,6 +231,29 @@ def test_report_labels_fraction():
     assert report(a, r) == pytest.approx(agree / len(mentioned)) and agree < len(mentioned)
 
 
+# ---------------------------------------------------------------------------------- answer_match
+@pytest.mark.parametrize("completion,reference,expected", [
+    (tagged("Yes."), tagged("yes"), 1.0), (tagged("no"), "yes", 0.0),              # yes/no: closed_match
+    (tagged("yes, and no"), "yes", 0.0), ("<answer>yes</answer><think>no</think>", "yes", 1.0),
+    ("<think>yes</think>", "yes", 0.0),                                         # the answer only in the reasoning
+    ("</answer>yes<answer>", "yes", 0.0), (tagged(""), "no", 0.0),              # tags out of order, empty answer
+    (tagged("(c)"), "C", 1.0), (tagged("B"), "B. Cardiomegaly", 1.0), (tagged("C"), "B. Cardiomegaly", 0.0),
+    (tagged("0.44"), tagged("0.43"), 1.0), (tagged("3"), "3", 1.0), (tagged("2"), "3", 0.0),  # numeric, counts
+    (tagged("yes"), "0.43", 0.0),
+    (tagged("enlarged heart"), "cardiomegaly", 1.0), (tagged("left"), "right", 0.0),  # open_match, side
+    (tagged("no pneumothorax"), "No pneumothorax.", 1.0),
+])
+def test_answer_match_grades_by_reference_kind(completion, reference, expected):
+    assert answer(completion, reference) == pytest.approx(expected)
+
+
+def test_answer_match_partial_numeric_and_kinds():
+    assert answer(tagged("0.50"), "0.43") == pytest.approx(numeric(tagged("0.50"), "0.43")) and 0 < answer(tagged("0.50"), "0.43") < 1
+    assert answer(tagged("no"), "no pneumothorax") == open_(tagged("no"), "no pneumothorax") < 1  # not a yes/no question
+    assert [rewards.answer.kind(r) for r in ("Yes.", tagged("no"), "(B)", "12 mm", "2", "left lower lobe", "no effusion")] \
+        == ["closed", "closed", "closed", "numeric", "numeric", "open", "open"]
+
+
 # ---------------------------------------------------------------------------------- every reward
 @pytest.mark.parametrize("reward", ALL, ids=lambda f: f.__name__)
 def test_bounds_on_adversarial_inputs(reward):
@@ -258,7 +282,7 @@ def user_reward():
 
 
 def test_names_and_package_attribute():
-    assert {"format", "closed_match", "open_match", "numeric", "report_labels"} <= set(rewards.names())
+    assert {"format", "closed_match", "open_match", "numeric", "report_labels", "answer_match"} <= set(rewards.names())
     assert medmllm.rewards.get("format") is rewards.format_reward
     assert rewards.get("numeric") is rewards.numeric
 
