@@ -49,12 +49,31 @@ def normalise(answer: str) -> str:
     return " ".join(_NORMALISE.sub(" ", answer.lower()).split()).strip(" .")
 
 
+_NUMERIC = re.compile(r"(-?\d+(?:\.\d+)?) ?(%|[a-z]+)?")
+
+
+def _agree(a: str, b: str) -> bool:
+    """Two normalised answers count as the same vote: equal, or both one number (same unit, if any)
+    within the `numeric` reward's tolerance of each other (5%, or 0.02 for values up to 1)."""
+    if a == b:
+        return True
+    ma, mb = _NUMERIC.fullmatch(a), _NUMERIC.fullmatch(b)
+    if not (ma and mb) or ma.group(2) != mb.group(2):
+        return False
+    x, y = float(ma.group(1)), float(mb.group(1))
+    tol = max(0.05 * max(abs(x), abs(y)), 0.02 if max(abs(x), abs(y)) <= 1 else 0.0)
+    return abs(x - y) <= tol
+
+
 def vote(completions: list[str]) -> Reply:
-    """Majority vote over the completions' normalised non-empty answers (ties: the answer seen
-    first); the reply is the first completion that gave the winning answer."""
+    """Majority vote over the completions' normalised non-empty answers: each answer's support is
+    the number of answers that agree with it (equal, or for numbers within tolerance, so sampled
+    measurements such as 0.43 / 0.44 / 0.45 back one another); the most supported wins, ties to the
+    answer seen first. The reply is the first completion that gave the winning answer."""
     replies = [(c, *split(c)) for c in completions]
     counts = Counter(normalise(a) for _, _, a in replies if normalise(a)) or Counter({"": len(replies)})
-    best = max(counts.values())
-    winner = next(normalise(a) for _, _, a in replies if counts[normalise(a)] == best)
+    support = {a: sum(n for b, n in counts.items() if _agree(a, b)) for a in counts}
+    best = max(support.values())
+    winner = next(normalise(a) for _, _, a in replies if support.get(normalise(a)) == best)
     text, reasoning, answer = next(r for r in replies if normalise(r[2]) == winner)
     return Reply(text, reasoning, answer, votes=dict(counts), samples=list(completions))

@@ -20,6 +20,16 @@ def test_vote_majority_ties_and_empty_answers():
     assert normalise(" 0.42 cm. ") == "0.42 cm" and normalise("Left-sided!") == "left-sided"
 
 
+def test_vote_counts_close_numbers_as_agreeing():
+    answers = ["<answer>0.52</answer>", "<answer>0.43</answer>", "<answer>0.44</answer>", "<answer>0.45</answer>",
+               "<answer>0.52</answer>"]
+    r = vote(answers)  # 0.52 is the most frequent string, but 0.43-0.45 agree with one another
+    assert r.answer == "0.43" and r.votes["0.52"] == 2  # 0.43 and 0.44 both have 3: first seen
+    assert vote(["<answer>12 mm</answer>", "<answer>12 cm</answer>", "<answer>30 mm</answer>"]).answer == "12 mm"
+    assert vote(["<answer>3</answer>", "<answer>yes</answer>", "<answer>yes</answer>"]).answer == "yes"
+    assert vote(["<answer>100</answer>", "<answer>104</answer>", "<answer>90</answer>"]).answer == "100"
+
+
 def test_engine_reason_think_and_self_consistency(tiny_model, tmp_path):
     from PIL import Image
 
