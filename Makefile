@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/medmllm demo
 
 test: $(STAMP)
+	$(BIN)/python tests/fetch_openi.py  # real Open-i reports for the metric tests (skipped if offline)
 	$(BIN)/python -m pytest -q
 
 clean:

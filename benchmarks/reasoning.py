@@ -74,18 +74,19 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/reasoning"))
     ap.add_argument("--minutes", type=float, default=6.0)
     ap.add_argument("--save-steps", type=int, default=80)
+    ap.add_argument("--seed", type=int, default=0, help="train.seed of both runs (data order, sampling; the configs' default is 0)")
     ap.add_argument("--grpo", nargs="*", default=[], help="extra key=value overrides for the GRPO run")
     ap.add_argument("--skip-sft", action="store_true", help="only the GRPO run (e.g. when trying GRPO settings)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    summary: dict = {"minutes_each": args.minutes, "grpo_overrides": args.grpo, "start": accuracy(args.model, args.data, args.out / "eval_start")}
+    summary: dict = {"minutes_each": args.minutes, "seed": args.seed, "grpo_overrides": args.grpo, "start": accuracy(args.model, args.data, args.out / "eval_start")}
     runs = {"grpo": ("medmllm/configs/demo_grpo.yaml", list(args.grpo)),
             "sft": ("medmllm/configs/demo_sft.yaml", ["train.learning_rate=1e-4", "train.warmup_ratio=0"])}
     if args.skip_sft:
         del runs["sft"]
     for name, (config, extra) in runs.items():
         wall = train(config, args.model, args.data, args.out / name, args.minutes,
-                     [f"train.save_steps={args.save_steps}", *extra])
+                     [f"train.save_steps={args.save_steps}", f"train.seed={args.seed}", *extra])
         curve = []
         for ckpt in checkpoints(args.out / name):
             step = json.loads((ckpt / "trainer_state.json").read_text())["global_step"] if ckpt.name != "model" else None

@@ -42,6 +42,9 @@ def test_missing_and_malformed_files(tmp_path):
 def test_every_shipped_config_loads(path):
     cfg = load_config(path)
     assert cfg.train.stage in ("align", "sft", "grpo", "dpo")
+    if cfg.train.stage == "grpo":  # its reward names and weights must resolve
+        from medmllm.rewards import combine
+        assert combine(cfg.train.grpo.rewards).weights
 
 
 def test_grpo_section_is_typed():
