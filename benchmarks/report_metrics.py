@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "eval"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 
 def load_pairs(n: int):
@@ -73,7 +74,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
     preds, refs, source = load_pairs(a.n)
-    impls = (("medmllm report_scores (Python, ptb)", ours),
+    impls = (("medmllm report_scores (Python + numpy, ptb)", ours),
              ("medmllm bleu1..4, rougeL, ciderD one by one", ours_single),
              ("pycocoevalcap 1.2 (Java PTB + Python)", reference))
     times = {name: [] for name, _ in impls}

@@ -24,14 +24,24 @@ WHEEL = "torchxrayvision==1.5.7"
 MEMBER = "torchxrayvision/data/NLMCXR_reports.tgz"
 
 
-def target() -> Path:
-    return Path(os.environ.get("MEDMLLM_NLMCXR_DIR") or Path.home() / ".cache" / "medmllm" / "nlmcxr")
+def _candidates() -> list[Path]:
+    return [Path(d) for d in (os.environ.get("MEDMLLM_NLMCXR_DIR"), Path.home() / ".cache" / "medmllm" / "nlmcxr") if d]
+
+
+def reports_dir() -> Path | None:
+    """The folder holding the report XMLs: $MEDMLLM_NLMCXR_DIR, then ~/.cache/medmllm/nlmcxr, each
+    itself or its `ecgen-radiology` subfolder; None when none has them (the tests then skip)."""
+    for d in _candidates():
+        for cand in (d, d / "ecgen-radiology"):
+            if any(cand.glob("*.xml")):
+                return cand
+    return None
 
 
 def main() -> int:
-    dest = target()
-    if any(dest.glob("*.xml")) or any(dest.glob("ecgen-radiology/*.xml")):
+    if reports_dir() is not None:
         return 0
+    dest = _candidates()[0]
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:  # beside dest, so the final rename is atomic
         got = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",

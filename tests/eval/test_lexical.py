@@ -28,6 +28,8 @@ from medmllm.eval.metrics import _meteor, _tokenize
 from medmllm.eval.metrics.lexical import lcs_length
 from medmllm.eval.metrics.libraries import sacrebleu_signature
 
+from fetch_openi import reports_dir  # tests/ is on sys.path (conftest.py)
+
 coco = pytest.importorskip("pycocoevalcap")
 from pycocoevalcap.bleu.bleu import Bleu  # noqa: E402
 from pycocoevalcap.cider.cider import Cider  # noqa: E402
@@ -120,17 +122,8 @@ def generated_pairs(n: int = 240, seed: int = 0) -> tuple[list[str], list[list[s
     return preds, refs
 
 
-def _nlmcxr_dir() -> str | None:
-    for d in (os.environ.get("MEDMLLM_NLMCXR_DIR"), os.path.expanduser("~/.cache/medmllm/nlmcxr")):
-        if d:
-            for cand in (d, os.path.join(d, "ecgen-radiology")):
-                if glob.glob(os.path.join(cand, "*.xml")):
-                    return cand
-    return None
-
-
 def real_pairs(limit: int = 600) -> tuple[list[str], list[list[str]]]:
-    d = _nlmcxr_dir()
+    d = reports_dir()  # tests/fetch_openi.py, which `make test` runs first, puts them there
     if d is None:
         pytest.skip("Open-i reports not cached (set MEDMLLM_NLMCXR_DIR)")
     reports = []
