@@ -84,6 +84,7 @@ class ManifestDataset(Dataset):
         self.skipped: list[str] = []
         modalities = set(processor.settings.num_tokens)
         by_inputs: dict[tuple, list[int]] = {}
+        lengths = array("i")  # tokens of each record on its own (packing only)
         for k, path in enumerate(self.paths):
             for lineno, offset, rec in iter_records(path):
                 problem = str(rec) if isinstance(rec, MedMLLMError) else None
@@ -96,12 +97,39 @@ class ManifestDataset(Dataset):
                 if pack_turns > 1:  # records sharing a manifest and inputs, grouped in this same pass
                     key = (k, json.dumps(record_inputs(rec), sort_keys=True))
                     by_inputs.setdefault(key, []).append(len(self.offsets))
+                    lengths.append(len(processor.encode(conversation_of(rec))["input_ids"]))
                 self.file_idx.append(k), self.offsets.append(offset), self.lines.append(lineno)
         if not self.offsets:
             raise MedMLLMError(f"{', '.join(map(str, self.paths))}: no usable records")
-        # with packing, item i is up to `pack_turns` records about the same inputs
-        self.groups = [idx[j:j + pack_turns] for idx in by_inputs.values()
-                       for j in range(0, len(idx), pack_turns)] if pack_turns > 1 else None
+        # with packing, item i is up to `pack_turns` records about the same inputs that fit in max_length
+        self.groups = [group for key, idx in by_inputs.items()
+                       for group in self._pack(idx, lengths, self._shared_tokens(json.loads(key[1])), pack_turns)] \
+            if pack_turns > 1 else None
+
+    def _pack(self, idx: list[int], lengths: array, shared: int, pack_turns: int) -> list[list[int]]:
+        """Consecutive runs of `idx` with at most `pack_turns` records and, merged, at most `max_length`
+        tokens (a record's tokens less the inputs' and template's `shared` tokens, for every record after
+        the first), so packing never cuts a turn that a new sample would have kept; a record longer
+        than `max_length` on its own gets a sample of its own (and is cut as it would be unpacked)."""
+        groups: list[list[int]] = []
+        size = 0
+        for i in idx:
+            extra = lengths[i] - shared
+            if groups and len(groups[-1]) < pack_turns and size + extra <= self.max_length:
+                groups[-1].append(i)
+                size += extra
+            else:
+                groups.append([i])
+                size = lengths[i]
+        return groups
+
+    def _shared_tokens(self, inputs: dict[str, list[str]]) -> int:
+        """Tokens a merged sample holds once rather than per turn (the inputs' placeholder tokens and the
+        template's opening): two copies of a one-turn record minus the two merged."""
+        ph = "".join(PLACEHOLDERS[m] * len(v) for m, v in inputs.items())
+        one = {**inputs, "conversations": [{"from": "human", "value": ph + "\nQ?"}, {"from": "gpt", "value": "A."}]}
+        single = len(self.processor.encode(one["conversations"])["input_ids"])
+        return 2 * single - len(self.processor.encode(merge_turns([one, one])["conversations"])["input_ids"])
 
     def _fail(self, problem: str) -> None:
         if self.on_error == "fail":
@@ -143,11 +171,7 @@ class ManifestDataset(Dataset):
 
     def process(self, rec: dict, root: Path) -> dict:
         p = self.processor
-        if "conversations" not in rec and "chosen" in rec:  # a preference record: SFT on its chosen answer
-            from .preferences import conversation
-
-            rec = {**rec, "conversations": conversation(rec, "chosen")}
-        sample = p.encode(rec["conversations"])
+        sample = p.encode(conversation_of(rec))
         if len(sample["input_ids"]) > self.max_length:
             expected = sum(p.settings.num_tokens[m] * len(v) for m, v in record_inputs(rec).items())
             cut = sample["input_ids"][: self.max_length]
@@ -160,6 +184,15 @@ class ManifestDataset(Dataset):
         for modality, paths in record_inputs(rec).items():
             out[modality] = torch.stack([p.load(modality, root / path) for path in paths])
         return out
+
+
+def conversation_of(rec: dict) -> list[dict]:
+    """The turns a record trains on: its `conversations`, or for a preference record the chosen answer."""
+    if "conversations" not in rec and "chosen" in rec:
+        from .preferences import conversation
+
+        return conversation(rec, "chosen")
+    return rec["conversations"]
 
 
 def merge_turns(records: list[dict]) -> dict:
