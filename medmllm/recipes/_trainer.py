@@ -139,13 +139,29 @@ def set_trainable(model: MedMLLM, policy: dict[str, str], lora: LoraSpec | None 
 
 
 class TimeBudget(TrainerCallback):
-    """Stops training once `seconds` of wall-clock time have passed since it began (`train.max_minutes`)."""
+    """Stops training once `seconds` of wall-clock time have passed since it began (`train.max_minutes`),
+    and runs the learning-rate schedule on whichever of steps or time is further along.
+
+    A step-based schedule cannot know how many steps fit in a time budget; here the scheduler's step
+    is ``max(step, elapsed / seconds * max_steps)``, so with `max_steps` out of reach a cosine or
+    linear decay (and the warm-up) completes on the clock, and the run ends at its lowest rate.
+    """
 
     def __init__(self, seconds: float):
         self.seconds, self.start = seconds, None
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def fraction(self) -> float:
+        """Share of the time budget used so far (0 before training begins)."""
+        return 0.0 if self.start is None else min(1.0, (time.perf_counter() - self.start) / self.seconds)
+
+    def on_train_begin(self, args, state, control, lr_scheduler=None, **kwargs):
         self.start = time.perf_counter()
+        scheduler = getattr(lr_scheduler, "scheduler", lr_scheduler)  # accelerate may wrap it
+        if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR) and state.max_steps > 0:
+            scheduler.lr_lambdas = [self._on_clock(fn, state.max_steps) for fn in scheduler.lr_lambdas]
+
+    def _on_clock(self, lr_lambda, total_steps: int):
+        return lambda step: lr_lambda(max(step, int(self.fraction() * total_steps)))
 
     def on_step_end(self, args, state, control, **kwargs):
         if time.perf_counter() - self.start >= self.seconds:

@@ -57,13 +57,18 @@ def test_align_trains_connectors_only_and_resume_continues(medsynth, tmp_path):
     assert max(h["step"] for h in state) == 25
 
 
-def test_time_budget_stops_training(tmp_path):
-    """`train.max_minutes` ends a run early (for equal-compute comparisons) and still saves."""
+def test_time_budget_stops_training_and_decays_on_the_clock(tmp_path):
+    """`train.max_minutes` ends a run early (for equal-compute comparisons) and still saves; the cosine
+    schedule, whose 100,000 steps are out of reach, decays on the clock instead."""
     synthesize(tmp_path / "d", ["xray"], n=12, seed=0)
     cfg = from_dict(RunConfig, {"model": tiny_model_dict(("image",)),
                                 "data": {"train": [str(tmp_path / "d" / "xray_vqa_train.jsonl")]},
-                                "train": {"max_steps": 100000, "max_minutes": 0.002, "batch_size": 2,
+                                "train": {"max_steps": 100000, "max_minutes": 0.02, "batch_size": 2,
+                                          "learning_rate": 1e-3, "warmup_ratio": 0.0,
                                           "output_dir": str(tmp_path / "run"), "logging_steps": 1}})
     run(cfg)
     history = json.loads((tmp_path / "run" / "log_history.json").read_text())
-    assert history[-1]["step"] < 100 and (tmp_path / "run" / "model" / "config.json").is_file()
+    assert history[-1]["step"] < 1000 and (tmp_path / "run" / "model" / "config.json").is_file()
+    rates = [h["learning_rate"] for h in history if "learning_rate" in h]
+    assert len(rates) >= 4 and rates[0] > 0.8e-3 and rates[-1] < 0.1e-3, rates
+    assert all(b <= a for a, b in zip(rates, rates[1:])), rates
