@@ -3,7 +3,8 @@
 A reward is ``fn(completion: str, reference: str) -> float`` in [0, 1]. ``reference`` may be a
 full reasoning answer (``<think>…</think><answer>0.43</answer>``) or just the answer; both sides
 are graded on their answer part (see ``_text.answer_part``: the content of the ``<answer>``
-blocks, else the text outside ``<think>`` blocks), so reasoning is never graded. An empty or
+blocks, else the text outside ``<think>`` blocks), so reasoning is not graded, except by
+``reasoning_numbers``, which checks the quantities a rationale states. An empty or
 whitespace-only answer scores 0.0 everywhere.
 
 Built in:
@@ -16,6 +17,8 @@ Built in:
 ``numeric``       first number vs the reference's: 1.0 within tolerance, linear to 0 at 4×
 ``report_labels`` agreement of the 14 CheXpert labels over observations either text mentions
 ``answer_match``  whichever of closed_match / numeric / open_match fits the reference's answer
+``reasoning_numbers`` F1 of the numbers in the reasoning against a worked rationale's (a process
+                  reward: the one reward that reads `<think>`; 0 when the reference has no rationale)
 =============== ============================================================================
 
     >>> import medmllm
@@ -100,7 +103,8 @@ from .closed import closed_match  # noqa: E402
 from .labels import report_labels  # noqa: E402
 from .openended import open_match  # noqa: E402
 from .quantities import numeric  # noqa: E402
+from .rationale import reasoning_numbers  # noqa: E402
 from .tags import format_reward  # noqa: E402
 
 __all__ = ["REWARDS", "Reward", "answer_match", "closed_match", "combine", "format_reward", "get", "names", "numeric",
-           "open_match", "register", "report_labels"]
+           "open_match", "reasoning_numbers", "register", "report_labels"]

@@ -54,3 +54,24 @@ def answer_part(text: str | None) -> str:
 def words(text: str) -> list[str]:
     """Lowercase words with punctuation turned into spaces."""
     return _PUNCT.sub(" ", text.lower()).split()
+
+
+def think_part(text: str | None) -> str:
+    """The reasoning of a completion or reference: the content of its ``<think>`` blocks (an
+    unclosed one runs to the next ``<answer>`` or the end); with no ``<think>`` but a ``</think>``
+    (prefilled by the chat template), everything before the first ``</think>``; else ''."""
+    if not text:
+        return ""
+    low = text.lower()
+    i = _find(low, "<think>")
+    if i == -1:
+        close = _find(low, "</think>")
+        return "" if close == -1 else _TAG.sub(" ", text[:close]).strip()
+    blocks = []
+    while i != -1:
+        start = i + len("<think>")
+        ends = [e for e in (_find(low, "</think>", start), _find(low, "<answer>", start)) if e != -1]
+        stop = min(ends) if ends else len(text)
+        blocks.append(text[start:stop])
+        i = _find(low, "<think>", stop)
+    return _TAG.sub(" ", " ".join(blocks)).strip()

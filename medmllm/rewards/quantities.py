@@ -71,13 +71,19 @@ def first_number(text: str) -> tuple[float, str | None, bool] | None:
     return None
 
 
-@register("numeric")
-def numeric(completion: str, reference: str, *, rel_tol: float = 0.05, abs_tol: float = 0.02,
-            count: bool | None = None) -> float:
-    """1.0 within tolerance of the reference's number, linear to 0 at 4x; counts exact (see module doc)."""
-    ref, ans = first_number(answer_part(reference)), first_number(answer_part(completion))
-    if ref is None or ans is None:
-        return 0.0
+def all_numbers(text: str) -> list[tuple[float, str | None, bool]]:
+    """Every number of ``text`` in order, as `first_number` reads one: numerals and number words."""
+    found = []
+    for m in _NUMBER.finditer(text):
+        digits = m.group(2).replace(",", "")
+        found.append((m.start(), (float(digits) * (-1 if m.group(1) else 1), _unit(m.group(3)), "." not in digits)))
+    found += [(w.start(), (float(_WORDS[w.group(1).lower()]), None, True)) for w in _WORD.finditer(text)]
+    return [n for _, n in sorted(found, key=lambda item: item[0])]
+
+
+def agreement(ans: tuple[float, str | None, bool], ref: tuple[float, str | None, bool], *, rel_tol: float = 0.05,
+              abs_tol: float = 0.02, count: bool | None = None) -> float:
+    """How well one number agrees with a reference number: `numeric`'s score for the pair."""
     (r, r_unit, r_int), (a, a_unit, _) = ref, ans
     if r_unit and a_unit:
         (r_dim, r_f), (a_dim, a_f) = _UNITS[r_unit], _UNITS[a_unit]
@@ -96,3 +102,13 @@ def numeric(completion: str, reference: str, *, rel_tol: float = 0.05, abs_tol: 
     if tol <= 0 or not math.isfinite(err):
         return 0.0
     return max(0.0, 1.0 - (err - tol) / (3 * tol))
+
+
+@register("numeric")
+def numeric(completion: str, reference: str, *, rel_tol: float = 0.05, abs_tol: float = 0.02,
+            count: bool | None = None) -> float:
+    """1.0 within tolerance of the reference's number, linear to 0 at 4x; counts exact (see module doc)."""
+    ref, ans = first_number(answer_part(reference)), first_number(answer_part(completion))
+    if ref is None or ans is None:
+        return 0.0
+    return agreement(ans, ref, rel_tol=rel_tol, abs_tol=abs_tol, count=count)

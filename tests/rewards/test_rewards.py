@@ -20,7 +20,8 @@ open_ = rewards.get("open_match")
 numeric = rewards.get("numeric")
 report = rewards.get("report_labels")
 answer = rewards.get("answer_match")
-ALL = (fmt, closed, open_, numeric, report, answer)
+reasoning = rewards.get("reasoning_numbers")
+ALL = (fmt, closed, open_, numeric, report, answer, reasoning)
 
 GARBAGE = ("<think>" + "x <answer" * 5000 + "<think> yes no 3 left " * 2000 + "</answer>" * 3
            + "ĳ☃\x00" * 10000 + "(B) " * 500)

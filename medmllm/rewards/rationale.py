@@ -1,0 +1,51 @@
+"""`reasoning_numbers`: do the quantities stated in the reasoning match the worked rationale's?
+
+A process reward for references that carry a worked rationale (``<think>…</think><answer>…</answer>``,
+as MedSynth's reasoning questions do). Every number of the completion's reasoning (`think_part`)
+is matched to at most one number of the reference's reasoning by `numeric`'s rule (units
+converted, integers without a unit are counts and must be equal, other values within 5 % or
+0.02); the score is the F1 of the matched pairs: ``2 m / (n_completion + n_reference)``.
+
+So a rationale that reads "3 nodules … the left lung has 1 and the right lung 2" earns credit
+for each count it gets right even when a yes/no answer is right by chance, and listing extra
+numbers costs precision. `answer_match` grades only the answer; the two combine in GRPO
+(`demo_grpo.yaml`). The answer block is not read here. A value repeated on one side counts once,
+as first written ("11.9 cm … 11.9 / 26.9" states 11.9 cm once), so a rationale is not paid for restating it.
+
+0.0 when the reference's reasoning states no number (nothing to verify: in a GRPO group every
+completion then scores the same, which leaves the advantages unchanged) or the completion's
+reasoning is empty. Matching is greedy in reference order, a completion number used once. Only the
+first 200 distinct numbers of each side are read, which bounds the time on degenerate text.
+"""
+from __future__ import annotations
+
+from . import register
+from ._text import think_part
+from .quantities import agreement, all_numbers
+
+
+_MAX_NUMBERS = 200
+
+
+def _distinct(numbers: list[tuple[float, str | None, bool]]) -> list[tuple[float, str | None, bool]]:
+    first = {}
+    for number in numbers:
+        first.setdefault(number[0], number)   # a value restated, with or without its unit, counts once
+    return list(first.values())[:_MAX_NUMBERS]
+
+
+@register("reasoning_numbers")
+def reasoning_numbers(completion: str, reference: str) -> float:
+    """F1 of the numbers in the completion's reasoning against the reference rationale's (see above)."""
+    ref = _distinct(all_numbers(think_part(reference)))
+    ans = _distinct(all_numbers(think_part(completion)))
+    if not ref or not ans:
+        return 0.0
+    unused = list(range(len(ans)))
+    matched = 0
+    for r in ref:
+        hit = next((i for i in unused if agreement(ans[i], r) >= 1.0), None)
+        if hit is not None:
+            unused.remove(hit)
+            matched += 1
+    return 2 * matched / (len(ans) + len(ref))
