@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("runs/demo/data"))
     ap.add_argument("--out", type=Path, default=Path("runs/dpo_exp"))
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--dpo", nargs="*", default=[], help="extra key=value overrides for the DPO run")
     args = ap.parse_args()
     from medmllm.data.synth.preferences import write_preferences
 
@@ -55,11 +56,11 @@ def main() -> None:
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "medmllm.cli", "train", "medmllm/configs/demo_dpo.yaml",
                     f"train.init_from={args.model}", f"data.train=[{args.data / 'xray_pref_train.jsonl'}]",
-                    f"train.max_steps={args.steps}", f"train.output_dir={args.out / 'dpo'}"], check=True)
+                    f"train.max_steps={args.steps}", f"train.output_dir={args.out / 'dpo'}", *args.dpo], check=True)
     train_s = time.perf_counter() - t
     after_scores, after = reports(args.out / "dpo" / "model", args.data, args.out / "eval_dpo")
     keep = ("bleu4", "ciderD", "chexpert_f1_14_micro", "chexpert_f1_5_micro")
-    summary = {"dpo_steps": args.steps, "dpo_train_seconds": round(train_s, 1),
+    summary = {"dpo_steps": args.steps, "dpo_overrides": args.dpo, "dpo_train_seconds": round(train_s, 1),
                "sft": {**rates(before, args.data), **{k: before_scores.get(k) for k in keep}},
                "dpo": {**rates(after, args.data), **{k: after_scores.get(k) for k in keep}}}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
