@@ -47,60 +47,55 @@ def rates(preds: list[dict], data: Path) -> dict:
     return {k: r[k] for k in ("hallucination_rate", "reports_with_hallucination", "wrong_side_rate", "per_finding")}
 
 
-def sampled_rates(model: Path, data: Path, samples: int, seed: int = 0) -> dict:
-    """Hallucination rates over `samples` reports per test case at temperature 1.0 (more events than greedy)."""
+def sample_reports(model: Path, data: Path, split: str, samples: int, seed: int = 0) -> tuple[list[dict], list[str]]:
+    """The split's report cases and `samples` reports per case sampled at temperature 1.0 (case i's are
+    texts[i * samples:(i + 1) * samples]), 32 rows per generate call."""
     import torch
 
     from medmllm.engine import load
 
     torch.manual_seed(seed)
     engine = load(model)
-    cases = [json.loads(line) for line in (data / "xray_report_test.jsonl").read_text().splitlines()]
+    cases = [json.loads(line) for line in (data / f"xray_report_{split}.jsonl").read_text().splitlines()]
     batch = [engine.sample(c["conversations"][0]["value"], {"image": [str(data / c["image"])]})
              for c in cases for _ in range(samples)]
     texts = [t for i in range(0, len(batch), 32)
              for t in engine.generate(batch[i:i + 32], max_new_tokens=192, do_sample=True, temperature=1.0)]
+    return cases, texts
+
+
+def sampled_rates(model: Path, data: Path, samples: int) -> dict:
+    """Hallucination rates over `samples` reports per test case at temperature 1.0 (more events than greedy)."""
     from medmllm.eval.hallucination import hallucination_rate
 
+    cases, texts = sample_reports(model, data, "test", samples)
     r = hallucination_rate(texts, [c["meta"]["findings"] for c in cases for _ in range(samples)])
     return {k: r[k] for k in ("hallucinated", "absent", "reports_with_hallucination", "wrong_side", "side_checked")}
 
 
-def onpolicy_pairs(model: Path, data: Path, samples: int, seed: int = 0) -> tuple[Path, dict]:
+def onpolicy_pairs(model: Path, data: Path, samples: int) -> tuple[Path, dict]:
     """Preference pairs from the model's own sampled reports (see the module docstring)."""
-    import torch
-
-    from medmllm.engine import load
     from medmllm.eval.hallucination import report_hallucinations
 
-    torch.manual_seed(seed)
-    engine = load(model)
-    cases = [json.loads(line) for line in (data / "xray_report_train.jsonl").read_text().splitlines()]
-    pairs, counts = [], {"cases": len(cases), "samples": 0, "with_errors": 0}
-    per_batch = max(1, 32 // samples)  # cases per generate call (32 rows)
-    for start in range(0, len(cases), per_batch):
-        chunk = cases[start:start + per_batch]
-        batch = [engine.sample(c["conversations"][0]["value"], {"image": [str(data / c["image"])]})
-                 for c in chunk for _ in range(samples)]
-        texts = engine.generate(batch, max_new_tokens=192, do_sample=True, temperature=1.0)
-        for i, case in enumerate(chunk):
-            scored = []
-            for text in texts[i * samples:(i + 1) * samples]:
-                check = report_hallucinations(text, case["meta"]["findings"])
-                scored.append((len(check["hallucinated"]) + len(check["wrong_side"]), text))
-            counts["samples"] += len(scored)
-            counts["with_errors"] += sum(e > 0 for e, _ in scored)
-            worst, best = max(scored), min(scored)
-            if worst[0] == 0:
-                continue
-            chosen = best[1] if best[0] == 0 else case["conversations"][1]["value"]
-            pairs.append({"id": case["id"] + "-onpolicy", "image": case["image"],
-                          "prompt": [case["conversations"][0]], "chosen": chosen, "rejected": worst[1]})
+    cases, texts = sample_reports(model, data, "train", samples)
+    pairs, with_errors = [], 0
+    for i, case in enumerate(cases):
+        scored = []
+        for text in texts[i * samples:(i + 1) * samples]:
+            check = report_hallucinations(text, case["meta"]["findings"])
+            scored.append((len(check["hallucinated"]) + len(check["wrong_side"]), text))
+        with_errors += sum(e > 0 for e, _ in scored)
+        worst, best = max(scored), min(scored)
+        if worst[0] == 0:
+            continue
+        chosen = best[1] if best[0] == 0 else case["conversations"][1]["value"]
+        pairs.append({"id": case["id"] + "-onpolicy", "image": case["image"],
+                      "prompt": [case["conversations"][0]], "chosen": chosen, "rejected": worst[1]})
     out = data / "xray_pref_onpolicy_train.jsonl"
     tmp = out.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(p) + "\n" for p in pairs))
     tmp.replace(out)
-    return out, {**counts, "pairs": len(pairs)}
+    return out, {"cases": len(cases), "samples": len(texts), "with_errors": with_errors, "pairs": len(pairs)}
 
 
 def main() -> None:

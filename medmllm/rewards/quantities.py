@@ -58,26 +58,28 @@ def _unit(raw: str | None) -> str | None:
     return "s"
 
 
+def _numeral(m: re.Match) -> tuple[float, str | None, bool]:
+    digits = m.group(2).replace(",", "")
+    return float(digits) * (-1 if m.group(1) else 1), _unit(m.group(3)), "." not in digits
+
+
+def _word(w: re.Match) -> tuple[float, str | None, bool]:
+    return float(_WORDS[w.group(1).lower()]), None, True
+
+
 def first_number(text: str) -> tuple[float, str | None, bool] | None:
     """(value, unit or None, written as an integer) of the first number in ``text``, else None."""
     m = _NUMBER.search(text)
     if m:
-        digits = m.group(2).replace(",", "")
-        value = float(digits) * (-1 if m.group(1) else 1)
-        return value, _unit(m.group(3)), "." not in digits
+        return _numeral(m)
     w = _WORD.search(text)
-    if w:
-        return float(_WORDS[w.group(1).lower()]), None, True
-    return None
+    return _word(w) if w else None
 
 
 def all_numbers(text: str) -> list[tuple[float, str | None, bool]]:
     """Every number of ``text`` in order, as `first_number` reads one: numerals and number words."""
-    found = []
-    for m in _NUMBER.finditer(text):
-        digits = m.group(2).replace(",", "")
-        found.append((m.start(), (float(digits) * (-1 if m.group(1) else 1), _unit(m.group(3)), "." not in digits)))
-    found += [(w.start(), (float(_WORDS[w.group(1).lower()]), None, True)) for w in _WORD.finditer(text)]
+    found = [(m.start(), _numeral(m)) for m in _NUMBER.finditer(text)]
+    found += [(w.start(), _word(w)) for w in _WORD.finditer(text)]
     return [n for _, n in sorted(found, key=lambda item: item[0])]
 
 
