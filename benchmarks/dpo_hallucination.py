@@ -5,7 +5,9 @@
    `--pairs onpolicy` both sides are the SFT model's own reports, `--samples` per training case
    at temperature 1.0, checked against the case's findings (`report_hallucinations`): rejected is
    the sample with the most hallucinated findings plus wrong sides, chosen a sample with none
-   (else the true report); cases whose samples are all correct give no pair;
+   (else the true report; ties go to the alphabetically first text); cases whose samples are all
+   correct give no pair. "None" covers only those two errors: a chosen sample may miss a finding
+   or misstate a count or size;
 2. reports for the x-ray report test split from the SFT model (the demo's `runs/demo/model`);
 3. DPO from that model (`medmllm/configs/demo_dpo.yaml`), then reports from the DPO model;
 4. hallucination and wrong-side rates of both (`medmllm.eval.hallucination`) on greedy reports
@@ -57,8 +59,8 @@ def sample_reports(model: Path, data: Path, split: str, samples: int, seed: int 
     torch.manual_seed(seed)
     engine = load(model)
     cases = [json.loads(line) for line in (data / f"xray_report_{split}.jsonl").read_text().splitlines()]
-    batch = [engine.sample(c["conversations"][0]["value"], {"image": [str(data / c["image"])]})
-             for c in cases for _ in range(samples)]
+    batch = [s for c in cases for s in [engine.sample(c["conversations"][0]["value"],
+                                                      {"image": [str(data / c["image"])]})] * samples]
     texts = [t for i in range(0, len(batch), 32)
              for t in engine.generate(batch[i:i + 32], max_new_tokens=192, do_sample=True, temperature=1.0)]
     return cases, texts

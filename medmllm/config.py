@@ -181,8 +181,8 @@ class TrainConfig:
     max_minutes: float | None = None
     """Also stop (and save) after this much wall-clock training time: for comparing stages at equal compute.
     The learning-rate schedule then follows whichever of steps or time is further along, so a cosine
-    decays to 0 by the time limit even when `max_steps` is out of reach. Time counts from the start of
-    this invocation (a `--resume`d run gets the whole budget again)."""
+    decays to 0 by the time limit even when `max_steps` is out of reach. Checkpoints record the time
+    spent, so a `--resume`d run continues the budget rather than starting it again."""
     batch_size: int = 8
     """Samples per device per step."""
     grad_accum: int = 1

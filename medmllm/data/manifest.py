@@ -84,7 +84,7 @@ class ManifestDataset(Dataset):
         self.skipped: list[str] = []
         modalities = set(processor.settings.num_tokens)
         by_inputs: dict[tuple, list[int]] = {}
-        lengths = array("i")  # tokens of each record on its own (packing only)
+        lengths, extras = array("i"), array("i")  # tokens of a record alone / as a later turn (packing only)
         for k, path in enumerate(self.paths):
             for lineno, offset, rec in iter_records(path):
                 problem = str(rec) if isinstance(rec, MedMLLMError) else None
@@ -97,39 +97,32 @@ class ManifestDataset(Dataset):
                 if pack_turns > 1:  # records sharing a manifest and inputs, grouped in this same pass
                     key = (k, json.dumps(record_inputs(rec), sort_keys=True))
                     by_inputs.setdefault(key, []).append(len(self.offsets))
-                    lengths.append(len(processor.encode(conversation_of(rec))["input_ids"]))
+                    alone = len(processor.encode(conversation_of(rec))["input_ids"])
+                    twice = len(processor.encode(merge_turns([rec, rec])["conversations"])["input_ids"])
+                    lengths.append(alone), extras.append(twice - alone)
                 self.file_idx.append(k), self.offsets.append(offset), self.lines.append(lineno)
         if not self.offsets:
             raise MedMLLMError(f"{', '.join(map(str, self.paths))}: no usable records")
         # with packing, item i is up to `pack_turns` records about the same inputs that fit in max_length
-        self.groups = [group for key, idx in by_inputs.items()
-                       for group in self._pack(idx, lengths, self._shared_tokens(json.loads(key[1])), pack_turns)] \
+        self.groups = [group for idx in by_inputs.values() for group in self._pack(idx, lengths, extras, pack_turns)] \
             if pack_turns > 1 else None
 
-    def _pack(self, idx: list[int], lengths: array, shared: int, pack_turns: int) -> list[list[int]]:
+    def _pack(self, idx: list[int], lengths: array, extras: array, pack_turns: int) -> list[list[int]]:
         """Consecutive runs of `idx` with at most `pack_turns` records and, merged, at most `max_length`
-        tokens (a record's tokens less the inputs' and template's `shared` tokens, for every record after
-        the first), so packing never cuts a turn that a new sample would have kept; a record longer
-        than `max_length` on its own gets a sample of its own (and is cut as it would be unpacked)."""
+        tokens: a record adds `extras[i]` tokens as a later turn (its length appended to itself, less
+        its length alone; the template renders turn by turn), so packing never cuts a turn that a new
+        sample would have kept. A record longer than `max_length` on its own gets a sample of its own
+        (and is cut as it would be unpacked)."""
         groups: list[list[int]] = []
         size = 0
         for i in idx:
-            extra = lengths[i] - shared
-            if groups and len(groups[-1]) < pack_turns and size + extra <= self.max_length:
+            if groups and len(groups[-1]) < pack_turns and size + extras[i] <= self.max_length:
                 groups[-1].append(i)
-                size += extra
+                size += extras[i]
             else:
                 groups.append([i])
                 size = lengths[i]
         return groups
-
-    def _shared_tokens(self, inputs: dict[str, list[str]]) -> int:
-        """Tokens a merged sample holds once rather than per turn (the inputs' placeholder tokens and the
-        template's opening): two copies of a one-turn record minus the two merged."""
-        ph = "".join(PLACEHOLDERS[m] * len(v) for m, v in inputs.items())
-        one = {**inputs, "conversations": [{"from": "human", "value": ph + "\nQ?"}, {"from": "gpt", "value": "A."}]}
-        single = len(self.processor.encode(one["conversations"])["input_ids"])
-        return 2 * single - len(self.processor.encode(merge_turns([one, one])["conversations"])["input_ids"])
 
     def _fail(self, problem: str) -> None:
         if self.on_error == "fail":
@@ -198,12 +191,13 @@ def conversation_of(rec: dict) -> list[dict]:
 def merge_turns(records: list[dict]) -> dict:
     """One multi-turn record from single-turn records about the same inputs (placeholders kept once)."""
     first = records[0]
-    conv = list(first["conversations"])
+    conv = list(conversation_of(first))
     for rec in records[1:]:
-        turns = [dict(t) for t in rec["conversations"]]
+        turns = [dict(t) for t in conversation_of(rec)]
         for t in turns:
+            key = "value" if "value" in t else "content"
             for ph in PLACEHOLDERS.values():
-                t["value"] = t["value"].replace(ph + "\n", "").replace(ph, "")
+                t[key] = t[key].replace(ph + "\n", "").replace(ph, "")
         conv += turns
     return {**first, "conversations": conv}
 

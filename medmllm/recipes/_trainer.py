@@ -139,23 +139,37 @@ def set_trainable(model: MedMLLM, policy: dict[str, str], lora: LoraSpec | None 
 
 
 class TimeBudget(TrainerCallback):
-    """Stops training once `seconds` of wall-clock time have passed since it began (`train.max_minutes`),
-    and runs the learning-rate schedule on whichever of steps or time is further along.
+    """Stops training once `seconds` of wall-clock training time are spent (`train.max_minutes`), and runs
+    the learning-rate schedule on whichever of steps or time is further along.
 
     A step-based schedule cannot know how many steps fit in a time budget; here the scheduler's step
-    is ``max(step, elapsed / seconds * max_steps)``, so with `max_steps` out of reach a cosine or
-    linear decay (and the warm-up) completes on the clock, and the run ends at its lowest rate.
+    is ``max(step, spent / seconds * max_steps)``, so with `max_steps` out of reach a cosine or linear
+    decay (and the warm-up) completes on the clock, and the run ends at its lowest rate. The time
+    spent is saved with each checkpoint (`time_budget.json`), so a resumed run continues the budget
+    and the schedule where they were; under DDP rank 0's clock is broadcast each step, so every rank
+    sees the same rate and stops at the same step. Only `LambdaLR` schedules (all of transformers'
+    named ones) follow the clock; others keep counting steps.
     """
 
-    def __init__(self, seconds: float):
-        self.seconds, self.start = seconds, None
+    FILE = "time_budget.json"
+
+    def __init__(self, seconds: float, spent: float = 0.0):
+        self.seconds, self.spent, self.elapsed, self.start = seconds, spent, spent, None
 
     def fraction(self) -> float:
-        """Share of the time budget used so far (0 before training begins)."""
-        return 0.0 if self.start is None else min(1.0, (time.perf_counter() - self.start) / self.seconds)
+        """Share of the time budget spent, as of the start of the current step."""
+        return min(1.0, self.elapsed / self.seconds)
+
+    def _tick(self, args) -> None:
+        elapsed = self.spent + time.perf_counter() - self.start
+        if torch.distributed.is_available() and torch.distributed.is_initialized():  # one clock for all ranks
+            clock = torch.tensor([elapsed], dtype=torch.float64, device=args.device)
+            torch.distributed.broadcast(clock, 0)
+            elapsed = float(clock)
+        self.elapsed = elapsed
 
     def on_train_begin(self, args, state, control, lr_scheduler=None, **kwargs):
-        self.start = time.perf_counter()
+        self.start, self.elapsed = time.perf_counter(), self.spent
         scheduler = getattr(lr_scheduler, "scheduler", lr_scheduler)  # accelerate may wrap it
         if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR) and state.max_steps > 0:
             scheduler.lr_lambdas = [self._on_clock(fn, state.max_steps) for fn in scheduler.lr_lambdas]
@@ -163,10 +177,27 @@ class TimeBudget(TrainerCallback):
     def _on_clock(self, lr_lambda, total_steps: int):
         return lambda step: lr_lambda(max(step, int(self.fraction() * total_steps)))
 
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._tick(args)
+
     def on_step_end(self, args, state, control, **kwargs):
-        if time.perf_counter() - self.start >= self.seconds:
+        self._tick(args)
+        if self.elapsed >= self.seconds:
             control.should_training_stop = True
         return control
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            tmp = folder / f".{self.FILE}.tmp"
+            tmp.write_text(json.dumps({"spent_seconds": self.elapsed, "budget_seconds": self.seconds}))
+            os.replace(tmp, folder / self.FILE)
+
+    @classmethod
+    def spent_in(cls, checkpoint: str | None) -> float:
+        """Seconds of budget a checkpoint had spent (0 without one, or from before budgets were saved)."""
+        path = Path(checkpoint) / cls.FILE if checkpoint else None
+        return float(json.loads(path.read_text())["spent_seconds"]) if path and path.is_file() else 0.0
 
 
 class ProgressWithThroughput(ProgressCallback):
@@ -216,7 +247,7 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ProgressWithThroughput())
     if cfg.train.max_minutes:
-        trainer.add_callback(TimeBudget(cfg.train.max_minutes * 60))
+        trainer.add_callback(TimeBudget(cfg.train.max_minutes * 60, spent=TimeBudget.spent_in(checkpoint)))
     result = trainer.train(resume_from_checkpoint=checkpoint)
     metrics = dict(result.metrics)
     metrics["skipped_records"] = sum(len(ds.skipped) for ds in data.values())

@@ -9,36 +9,48 @@ converted, integers without a unit are counts and must be equal, other values wi
 So a rationale that reads "3 nodules … the left lung has 1 and the right lung 2" earns credit
 for each count it gets right even when a yes/no answer is right by chance, and listing extra
 numbers costs precision. `answer_match` grades only the answer; the two combine in GRPO
-(`demo_grpo.yaml`). The answer block is not read here. A value repeated on one side counts once,
-as first written ("11.9 cm … 11.9 / 26.9" states 11.9 cm once), so a rationale is not paid for restating it.
+(`demo_grpo.yaml`). The answer block is only checked for being there. A value restated on one
+side counts once: a number without a unit repeats any earlier number of that value ("11.9 cm …
+11.9 / 26.9" states 11.9 cm once), one with a unit repeats an earlier one of the same size
+(5 mm and 0.5 cm), so a rationale is not paid for restating; 5 mm and 5 cm stay two numbers.
 
 0.0 when the reference's reasoning states no number (nothing to verify: in a GRPO group every
-completion then scores the same, which leaves the advantages unchanged) or the completion's
-reasoning is empty. Matching is greedy in reference order, a completion number used once. Only the
-first 200 distinct numbers of each side are read, which bounds the time on degenerate text.
+completion then scores the same, which leaves the advantages unchanged), when the completion's
+reasoning is empty, or when it has no answer (an empty answer scores 0 for every reward, so
+reasoning that never concludes earns nothing). Matching is greedy in reference order, a completion
+number used once. Only the first 4,000 characters of each reasoning and its first 200 distinct
+numbers are read, which bounds the time on degenerate text.
 """
 from __future__ import annotations
 
 from . import register
-from ._text import think_part
-from .quantities import agreement, all_numbers
+from ._text import answer_part, think_part
+from .quantities import _UNITS, agreement, all_numbers
 
-
-_MAX_NUMBERS = 200
+_MAX_CHARS, _MAX_NUMBERS = 4000, 200
 
 
 def _distinct(numbers: list[tuple[float, str | None, bool]]) -> list[tuple[float, str | None, bool]]:
-    first = {}
+    kept, values, sizes = [], set(), set()
     for number in numbers:
-        first.setdefault(number[0], number)   # a value restated, with or without its unit, counts once
-    return list(first.values())[:_MAX_NUMBERS]
+        value, unit, _ = number
+        dim, factor = _UNITS[unit] if unit else (None, 1.0)
+        if (value in values) if unit is None else ((dim, value * factor) in sizes):
+            continue
+        kept.append(number)
+        values.add(value)
+        if unit:
+            sizes.add((dim, value * factor))
+    return kept[:_MAX_NUMBERS]
 
 
 @register("reasoning_numbers")
 def reasoning_numbers(completion: str, reference: str) -> float:
     """F1 of the numbers in the completion's reasoning against the reference rationale's (see above)."""
-    ref = _distinct(all_numbers(think_part(reference)))
-    ans = _distinct(all_numbers(think_part(completion)))
+    if not answer_part(completion):
+        return 0.0
+    ref = _distinct(all_numbers(think_part(reference)[:_MAX_CHARS]))
+    ans = _distinct(all_numbers(think_part(completion)[:_MAX_CHARS]))
     if not ref or not ans:
         return 0.0
     unused = list(range(len(ans)))

@@ -32,9 +32,11 @@ def test_pack_turns_never_cuts_a_turn_that_fits_alone(tiny_model, tmp_path):
     _, proc = tiny_model
     Image.new("L", (40, 40), 100).save(tmp_path / "a.png")
     answers = ["short", "a much longer answer " * 6, "mid sized answer here", "x", "one more " * 40]
+    questions = ["<image>\nQ?", "Is there an effusion?\n<image>", "Is there <image> a nodule?", "<image> Q", "Q?"]
     (tmp_path / "m.jsonl").write_text("".join(json.dumps(
-        {"image": "a.png", "conversations": [{"from": "human", "value": "<image>\nQ?"}, {"from": "gpt", "value": a}]})
-        + "\n" for a in answers))
+        {"image": "a.png", "conversations": [{"from": "human", "value": q if "<image>" in q else "<image>\n" + q},
+                                             {"from": "gpt", "value": a}]})
+        + "\n" for q, a in zip(questions, answers)))
     alone = ManifestDataset([tmp_path / "m.jsonl"], proc, max_length=4096)
     sizes = [len(alone[i]["input_ids"]) for i in range(len(answers))]
     limit = max(sizes[:4]) + 20   # room for any one of the first four, never for all of them
@@ -46,6 +48,24 @@ def test_pack_turns_never_cuts_a_turn_that_fits_alone(tiny_model, tmp_path):
         sample = ds[i]
         assert len(sample["input_ids"]) <= limit
         if g != [4]:
-            assert len(sample["input_ids"]) == sum(sizes[j] for j in g) - (len(g) - 1) * ds._shared_tokens({"image": ["a.png"]})
             kept += int((sample["labels"] != IGNORE_INDEX).sum())
     assert kept == sum(int((alone[j]["labels"] != IGNORE_INDEX).sum()) for j in range(4))
+    for limit in range(min(sizes[:4]), sum(sizes[:4]) + 1, 7):   # no limit ever cuts a packed turn
+        ds = ManifestDataset([tmp_path / "m.jsonl"], proc, max_length=limit, pack_turns=8)
+        for g, i in zip(ds.groups, range(len(ds))):
+            if 4 not in g and any(sizes[j] <= limit for j in g):
+                assert int((ds[i]["labels"] != IGNORE_INDEX).sum()) == sum(
+                    int((alone[j]["labels"] != IGNORE_INDEX).sum()) for j in g), (limit, g)
+
+
+def test_pack_turns_takes_preference_records(tiny_model, tmp_path):
+    """SFT on preference records (their chosen answers) packs like any other record."""
+    _, proc = tiny_model
+    Image.new("L", (40, 40), 100).save(tmp_path / "a.png")
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(
+        {"image": "a.png", "prompt": [{"from": "human", "value": "<image>\nReport?"}], "chosen": c, "rejected": "bad"})
+        + "\n" for c in ("good one", "good two")))
+    ds = ManifestDataset([tmp_path / "p.jsonl"], proc, pack_turns=2)
+    answers = proc.tokenizer.decode([t for t, lab in zip(ds[0]["input_ids"].tolist(), ds[0]["labels"].tolist())
+                                     if lab != IGNORE_INDEX])
+    assert len(ds) == 1 and answers.replace("<|im_end|>", " ").split() == ["good", "one", "good", "two"]
