@@ -146,7 +146,7 @@ class TimeBudget(TrainerCallback):
     is ``max(step, spent / seconds * max_steps)``, so with `max_steps` out of reach a cosine or linear
     decay (and the warm-up) completes on the clock, and the run ends at its lowest rate. The time
     spent is saved with each checkpoint (`time_budget.json`), so a resumed run continues the budget
-    and the schedule where they were; under DDP rank 0's clock is broadcast each step, so every rank
+    and the schedule where they were; under DDP rank 0's clock is broadcast once a step, so every rank
     sees the same rate and stops at the same step. Only `LambdaLR` schedules (all of transformers'
     named ones) follow the clock; others keep counting steps.
     """
@@ -157,7 +157,7 @@ class TimeBudget(TrainerCallback):
         self.seconds, self.spent, self.elapsed, self.start = seconds, spent, spent, None
 
     def fraction(self) -> float:
-        """Share of the time budget spent, as of the start of the current step."""
+        """Share of the time budget spent, as of the end of the previous step."""
         return min(1.0, self.elapsed / self.seconds)
 
     def _tick(self, args) -> None:
@@ -177,9 +177,6 @@ class TimeBudget(TrainerCallback):
     def _on_clock(self, lr_lambda, total_steps: int):
         return lambda step: lr_lambda(max(step, int(self.fraction() * total_steps)))
 
-    def on_step_begin(self, args, state, control, **kwargs):
-        self._tick(args)
-
     def on_step_end(self, args, state, control, **kwargs):
         self._tick(args)
         if self.elapsed >= self.seconds:
@@ -197,7 +194,13 @@ class TimeBudget(TrainerCallback):
     def spent_in(cls, checkpoint: str | None) -> float:
         """Seconds of budget a checkpoint had spent (0 without one, or from before budgets were saved)."""
         path = Path(checkpoint) / cls.FILE if checkpoint else None
-        return float(json.loads(path.read_text())["spent_seconds"]) if path and path.is_file() else 0.0
+        if not (path and path.is_file()):
+            return 0.0
+        try:
+            return float(json.loads(path.read_text())["spent_seconds"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise MedMLLMError(f"{path}: not a time-budget record ({type(e).__name__}); delete it to restart the "
+                               "budget") from None
 
 
 class ProgressWithThroughput(ProgressCallback):

@@ -83,15 +83,22 @@ def all_numbers(text: str) -> list[tuple[float, str | None, bool]]:
     return [n for _, n in sorted(found, key=lambda item: item[0])]
 
 
+def in_base_units(value: float, unit: str | None) -> tuple[str | None, float]:
+    """(dimension, value in the dimension's base unit: mm, ms, bpm, %); (None, value) without a unit."""
+    if unit is None:
+        return None, value
+    dim, factor = _UNITS[unit]
+    return dim, value * factor
+
+
 def agreement(ans: tuple[float, str | None, bool], ref: tuple[float, str | None, bool], *, rel_tol: float = 0.05,
               abs_tol: float = 0.02, count: bool | None = None) -> float:
     """How well one number agrees with a reference number: `numeric`'s score for the pair."""
     (r, r_unit, r_int), (a, a_unit, _) = ref, ans
     if r_unit and a_unit:
-        (r_dim, r_f), (a_dim, a_f) = _UNITS[r_unit], _UNITS[a_unit]
+        (r_dim, r), (a_dim, a) = in_base_units(r, r_unit), in_base_units(a, a_unit)
         if r_dim != a_dim:
             return 0.0
-        r, a = r * r_f, a * a_f
     elif (r_unit == "%") != (a_unit == "%") and (r_unit is None or a_unit is None):
         r, a = (r / 100, a) if r_unit == "%" else (r, a / 100)
     is_count = (r_int and r_unit is None) if count is None else count

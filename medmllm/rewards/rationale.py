@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from . import register
 from ._text import answer_part, think_part
-from .quantities import _UNITS, agreement, all_numbers
+from .quantities import agreement, all_numbers, in_base_units
 
 _MAX_CHARS, _MAX_NUMBERS = 4000, 200
 
@@ -34,13 +34,13 @@ def _distinct(numbers: list[tuple[float, str | None, bool]]) -> list[tuple[float
     kept, values, sizes = [], set(), set()
     for number in numbers:
         value, unit, _ = number
-        dim, factor = _UNITS[unit] if unit else (None, 1.0)
-        if (value in values) if unit is None else ((dim, value * factor) in sizes):
+        size = in_base_units(value, unit)
+        if (value in values) if unit is None else (size in sizes):
             continue
         kept.append(number)
         values.add(value)
         if unit:
-            sizes.add((dim, value * factor))
+            sizes.add(size)
     return kept[:_MAX_NUMBERS]
 
 

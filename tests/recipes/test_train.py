@@ -94,7 +94,6 @@ def test_time_budget_resumes_where_its_checkpoint_left(tmp_path):
         opt = torch.optim.SGD([param], lr=1.0)
         sched = get_scheduler("cosine", opt, num_warmup_steps=0, num_training_steps=1000)
         budget.on_train_begin(args, state, TrainerControl(), lr_scheduler=sched)
-        budget.on_step_begin(args, state, TrainerControl())
         opt.step(), sched.step()
         return opt.param_groups[0]["lr"]
 
