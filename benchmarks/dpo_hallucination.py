@@ -112,7 +112,7 @@ def main() -> None:
     ap.add_argument("--eval-samples", type=int, default=4,
                     help="also score this many reports per test case sampled at temperature 1.0 (0: greedy only)")
     args = ap.parse_args()
-    from medmllm.data.synth.preferences import write_preferences
+    from medmllm.synth.preferences import write_preferences
 
     t = time.perf_counter()
     if args.pairs == "edits":

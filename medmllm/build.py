@@ -20,7 +20,8 @@ from .data.tokenizer import train_tokenizer
 from .encoders import ENCODERS
 from .errors import MedMLLMError
 from .llm import add_placeholder_tokens, llm_config, load_llm_weights, load_tokenizer
-from .model import MODALITIES, PLACEHOLDERS, MedMLLM, MedMLLMConfig
+from .chat import MODALITIES, PLACEHOLDERS
+from .model import MedMLLM, MedMLLMConfig
 
 
 def _encoder_specs(cfg: ModelConfig) -> dict[str, dict]:

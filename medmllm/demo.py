@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import load_config
-from .data.synth import synthesize
+from .synth import synthesize
 
 CONFIGS = Path(__file__).parent / "configs"
 

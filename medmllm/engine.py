@@ -14,7 +14,8 @@ import torch
 from .data.manifest import collate
 from .data.processor import MedMLLMProcessor
 from .errors import MedMLLMError
-from .model import MODALITIES, PLACEHOLDERS, MedMLLM
+from .chat import MODALITIES, PLACEHOLDERS
+from .model import MedMLLM
 from .reasoning import THINK_PREFIX, Reply, vote
 
 

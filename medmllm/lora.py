@@ -11,9 +11,9 @@
   started from a fresh build; else the `train.init_from` folder); `medmllm_adapter.json` also
   keeps its absolute path, tried when the relative one does not resolve.
 * `load_adapter(folder)` = base + adapter (a `PeftModel`), `merge=True` folds it in
-  (`merge_and_unload`) and returns a plain `MedMLLM`; `medmllm merge` saves that.
+  (`merge_and_unload`) and returns a plain `MedMLLM`; `medmllm merge` (`cli/merge.py`) saves that.
 
-peft and torch are imported lazily: the CLI imports this module at start-up.
+peft and torch are imported lazily.
 """
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from .errors import MedMLLMError, brief
 
@@ -158,40 +156,3 @@ def load_adapter(folder: str | Path, merge: bool = False, is_trainable: bool = F
         model = model.merge_and_unload()
     processor = MedMLLMProcessor.from_pretrained(folder if (folder / "processor_config.json").is_file() else base)
     return model, processor
-
-
-# -- `medmllm merge` ---------------------------------------------------------------------------
-def merge(adapter_dir: Annotated[Path, typer.Argument(help="An adapter folder (a LoRA/DoRA run's model/).")],
-          out_dir: Annotated[Path, typer.Argument(help="Folder for the merged checkpoint.")],
-          force: Annotated[bool, typer.Option("--force", help="Replace OUT_DIR if it exists and is not empty.")] = False) -> None:
-    """Fold a LoRA/DoRA adapter into its base: a plain medmllm checkpoint (+ processor) that loads without peft."""
-    if not adapter_dir.is_dir():
-        raise MedMLLMError(f"{adapter_dir}: no such folder")
-    if not is_adapter_folder(adapter_dir):
-        hint = " (it is a full model already)" if (adapter_dir / "config.json").is_file() else ""
-        raise MedMLLMError(f"{adapter_dir}: not an adapter folder (no {ADAPTER_CONFIG}){hint}")
-    base = base_of(adapter_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise MedMLLMError(f"{out_dir}: exists and is not a folder")
-    if out_dir.resolve() in (adapter_dir.resolve(), base.resolve()):
-        raise MedMLLMError(f"{out_dir}: is the adapter folder or its base; choose another output folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        raise MedMLLMError(f"{out_dir}: exists and is not empty (use --force to replace it)")
-    model, processor = load_adapter(adapter_dir, merge=True)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.merge-tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-        for name in ("run_config.json", "train_metrics.json"):
-            if (adapter_dir / name).is_file():
-                shutil.copyfile(adapter_dir / name, tmp / name)
-        (tmp / "merged_from.json").write_text(json.dumps(
-            {"adapter": str(adapter_dir.resolve()), "base": str(base.resolve())}, indent=2))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"merged {adapter_dir} into {base} -> {out_dir}")

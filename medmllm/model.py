@@ -28,11 +28,9 @@ from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreT
 from transformers.configuration_utils import SubConfigSpec
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
+from .chat import MODALITIES, PLACEHOLDERS
 from .connectors import CONNECTORS
 from .encoders import ENCODERS
-
-MODALITIES = ("image", "volume", "ecg")
-PLACEHOLDERS = {"image": "<image>", "volume": "<volume>", "ecg": "<ecg>"}
 
 
 class MedMLLMConfig(PreTrainedConfig):

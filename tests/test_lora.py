@@ -11,7 +11,7 @@ from safetensors import safe_open
 from tiny import run_cli, tiny_model_dict
 from medmllm.config import RunConfig, from_dict
 from medmllm.data.manifest import collate
-from medmllm.data.synth import synthesize
+from medmllm.synth import synthesize
 from medmllm.engine import Engine, load
 from medmllm.errors import MedMLLMError
 from medmllm.recipes import run

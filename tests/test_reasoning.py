@@ -49,7 +49,7 @@ def test_eval_self_consistency_is_recorded_and_cached(tmp_path):
 
     from medmllm.build import build_model
     from medmllm.config import ModelConfig, from_dict
-    from medmllm.data.synth import synthesize
+    from medmllm.synth import synthesize
     from medmllm.eval.backends import BACKENDS
     from medmllm.eval.evaluate import Decoding, run
     from medmllm.eval.tasks import resolve

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import MedMLLMError, brief
-from ..model import MODALITIES, PLACEHOLDERS
+from ..chat import MODALITIES, PLACEHOLDERS
 from .jsonl import iter_records  # noqa: F401  (part of this module's API)
 from .processor import MedMLLMProcessor
 

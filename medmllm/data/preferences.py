@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from ..errors import MedMLLMError
-from ..model import PLACEHOLDERS
+from ..chat import PLACEHOLDERS
 from .manifest import ManifestDataset, check_record, collate, record_inputs
 
 SIDES = ("chosen", "rejected")

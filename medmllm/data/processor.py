@@ -22,7 +22,7 @@ import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ..errors import MedMLLMError
-from ..model import MODALITIES, PLACEHOLDERS
+from ..chat import MODALITIES, PLACEHOLDERS
 from .transforms import pipeline
 from .tokenizer import CHATML_TEMPLATE
 

@@ -6,7 +6,7 @@ from typing import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-from ..model import PLACEHOLDERS
+from ..chat import PLACEHOLDERS
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>", "<|im_start|>", "<|im_end|>", *PLACEHOLDERS.values()]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .. import __version__
+from ..version import __version__
 from ..errors import MedMLLMError
 from .metrics import CONVENTIONS, METRICS
 from ..reasoning import Reply, vote

@@ -1,6 +1,6 @@
 """Hallucinated findings in generated chest X-ray reports, against MedSynth ground truth.
 
-A finding is hallucinated when the CheXpert labeler (`medmllm.eval.chexpert.label`) marks it
+A finding is hallucinated when the CheXpert labeler (`medmllm.chexpert.label`) marks it
 positive (1) in the generated report while the case does not have it (`medsynth_labels` of its
 `meta.findings` says 0). Four MedSynth findings are tracked, by their CheXpert names:
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional, Sequence
 
-from .chexpert import label, medsynth_labels, sentences
+from ..chexpert import label, medsynth_labels, sentences
 
 FINDINGS = {"cardiomegaly": "Cardiomegaly", "effusion": "Pleural Effusion", "pneumothorax": "Pneumothorax",
             "nodule": "Lung Lesion"}

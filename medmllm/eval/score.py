@@ -14,7 +14,7 @@ import json
 import math
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 from ..errors import MedMLLMError
 from .metrics import METRICS
 from .metrics.vqa import DEFAULT_CONVENTION, VQA_CONVENTIONS, check_convention, is_closed_multimedeval

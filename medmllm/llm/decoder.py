@@ -4,7 +4,7 @@ from __future__ import annotations
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedConfig, PreTrainedTokenizerBase
 
 from ..errors import MedMLLMError
-from ..model import PLACEHOLDERS
+from ..chat import PLACEHOLDERS
 
 
 def _from_pretrained(loader, name: str, what: str):

@@ -44,7 +44,7 @@ from . import RECIPES
 from ..config import DPOSpec
 from ..data.preferences import PreferenceDataset, collate_preferences
 from ..errors import MedMLLMError
-from ..model import MODALITIES
+from ..chat import MODALITIES
 from ._trainer import build, save, train
 
 POLICY = {"encoders": "frozen", "connectors": "full", "llm": "full"}

@@ -49,7 +49,8 @@ from .. import rewards as reward_registry
 from ..data.manifest import ManifestDataset, collate, record_inputs
 from ..errors import MedMLLMError, brief
 from ..lora import is_peft_model
-from ..model import MODALITIES, MedMLLM
+from ..chat import MODALITIES
+from ..model import MedMLLM
 from ..reasoning import THINK_PREFIX
 from . import RECIPES
 from ._trainer import build, save, train

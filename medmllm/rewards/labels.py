@@ -1,6 +1,6 @@
 """`report_labels`: agreement of the 14 CheXpert labels of the answer and the reference report.
 
-Both texts are labelled with `medmllm.eval.chexpert.label` (imported on first use). Labels are
+Both texts are labelled with `medmllm.chexpert.label` (imported on first use). Labels are
 made binary: 1 (positive) and -1 (uncertain) are positive, 0 (negative) and None (not mentioned)
 are negative. The score is the fraction of agreeing observations among those mentioned (not
 None) in either text; 1.0 when neither mentions any. Note that the labeler sets "No Finding" to 1
@@ -16,7 +16,7 @@ from ._text import answer_part
 @register("report_labels")
 def report_labels(completion: str, reference: str) -> float:
     """Fraction of mentioned CheXpert observations on which completion and reference agree."""
-    from ..eval.chexpert import label
+    from ..chexpert import label
 
     ans = answer_part(completion)
     if not ans:

@@ -10,9 +10,9 @@ from medmllm.build import build_model
 from medmllm.config import ModelConfig, from_dict
 from medmllm.data.manifest import ManifestDataset, check_record
 from medmllm.data.preferences import PreferenceDataset, collate_preferences
-from medmllm.data.synth import synthesize
-from medmllm.data.synth.preferences import preference_records, write_preferences
-from medmllm.eval.chexpert import label, medsynth_labels
+from medmllm.synth import synthesize
+from medmllm.synth.preferences import preference_records, write_preferences
+from medmllm.chexpert import label, medsynth_labels
 from medmllm.eval.hallucination import FINDINGS, hallucination_rate, report_hallucinations, stated_sides
 
 

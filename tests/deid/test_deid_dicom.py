@@ -57,7 +57,7 @@ def _dcm_files(root: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> Path:
     """MedSynth x-rays plus: PHI attributes, a 2nd series of study 0, a burned-in file, a report, a PDF."""
-    from medmllm.data.synth import synthesize
+    from medmllm.synth import synthesize
 
     root = tmp_path_factory.mktemp("deid_in")
     synthesize(root, ["xray"], n=4, seed=0)

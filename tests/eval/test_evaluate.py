@@ -23,7 +23,7 @@ def setup(tmp_path_factory):
     """MedSynth chest X-rays and a tiny (untrained) model saved to a folder."""
     from medmllm.build import build_model
     from medmllm.config import ModelConfig, from_dict
-    from medmllm.data.synth import synthesize
+    from medmllm.synth import synthesize
     from tiny import tiny_model_dict
 
     root = tmp_path_factory.mktemp("eval")

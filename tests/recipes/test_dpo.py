@@ -10,8 +10,8 @@ from safetensors.torch import load_file
 from tiny import tiny_model_dict
 from medmllm.build import build_model
 from medmllm.config import ModelConfig, RunConfig, from_dict, load_config
-from medmllm.data.synth import synthesize
-from medmllm.data.synth.preferences import write_preferences
+from medmllm.synth import synthesize
+from medmllm.synth.preferences import write_preferences
 from medmllm.engine import load
 from medmllm.errors import MedMLLMError
 from medmllm.recipes import RECIPES, run

@@ -10,7 +10,7 @@ import torch
 from tiny import tiny_model_dict
 from medmllm import rewards
 from medmllm.config import RunConfig, from_dict
-from medmllm.data.synth import synthesize
+from medmllm.synth import synthesize
 from medmllm.engine import load
 from medmllm.errors import MedMLLMError
 from medmllm.reasoning import THINK_PREFIX

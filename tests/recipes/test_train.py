@@ -5,7 +5,7 @@ import pytest
 
 from tiny import tiny_model_dict
 from medmllm.config import from_dict, RunConfig
-from medmllm.data.synth import synthesize
+from medmllm.synth import synthesize
 from medmllm.engine import load
 from medmllm.recipes import run
 

@@ -223,7 +223,7 @@ def test_report_labels():
 
 
 def test_report_labels_fraction():
-    from medmllm.eval.chexpert import label
+    from medmllm.chexpert import label
 
     a, r = "Cardiomegaly. No pleural effusion.", "Cardiomegaly. Left pleural effusion. Pneumothorax."
     la, lr = label(a), label(r)
@@ -344,7 +344,7 @@ def test_combine_zero_weight_never_called_and_range_checked():
 
 def test_import_is_light():
     code = ("import sys, medmllm; medmllm.rewards.get('format'); "
-            "print(sorted(m for m in ('torch', 'transformers', 'numpy', 'medmllm.eval.chexpert') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'transformers', 'numpy', 'medmllm.chexpert') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -355,7 +355,7 @@ _NUMBER_ANSWER = re.compile(r"-?\d+(?:\.\d+)?(?:\s*(?:mm|cm|bpm|%))?")
 
 @pytest.fixture(scope="module")
 def medsynth(tmp_path_factory):
-    from medmllm.data.synth import synthesize
+    from medmllm.synth import synthesize
 
     out = tmp_path_factory.mktemp("medsynth")
     paths = synthesize(out, n=16, seed=3)

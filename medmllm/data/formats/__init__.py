@@ -194,4 +194,4 @@ def _guarded(items: Iterator, src: Path, format: str, stats: dict) -> Iterator:
                            f"{type(e).__name__}: {msg}") from None
 
 
-import_modules(__name__, __path__, skip=("command",))  # registration is by folder: one adapter per file
+import_modules(__name__, __path__)  # registration is by folder: one adapter per file

@@ -1,6 +1,6 @@
 """Clinical-efficacy metrics: CheXpert-label F1 between generated and reference reports.
 
-Both sides are labeled with the rule-based labeler of :mod:`medmllm.eval.chexpert` (not the
+Both sides are labeled with the rule-based labeler of :mod:`medmllm.chexpert` (not the
 CheXbert model and not the NegBio-based original, so numbers are comparable with neither).
 Each label becomes 0/1 by the ``uncertain`` policy:
 
@@ -38,7 +38,7 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 def chexpert_f1(preds: list[str], refs: list[str], names: tuple[str, ...], average: str,
                 uncertain: str = "positive") -> tuple[float, list[float]]:
     """F1 over the CheXpert labels ``names`` of generated vs reference reports (see the module doc)."""
-    from ..chexpert import label_many
+    from ...chexpert import label_many
 
     if uncertain not in _POLICIES:
         raise MedMLLMError(f"uncertain={uncertain!r}: choose positive (CheXbert rrg) or negative (R2Gen)")
@@ -67,7 +67,7 @@ def chexpert_f1(preds: list[str], refs: list[str], names: tuple[str, ...], avera
 
 def _register(name: str, names_attr: str, average: str, n: int) -> None:
     def metric(preds: list[str], refs: list[str], *, uncertain: str = "positive") -> tuple[float, list[float]]:
-        from .. import chexpert
+        from ... import chexpert
 
         return chexpert_f1(preds, refs, getattr(chexpert, names_attr), average, uncertain)
 

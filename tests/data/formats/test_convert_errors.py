@@ -145,7 +145,7 @@ def test_cli_success_and_error(tmp_path, build):
 
 def test_command_summary_lines(tmp_path, build, capsys):
     """The command function itself (in-process): the summary, left-out and skipped lines."""
-    from medmllm.data.formats.command import convert as command
+    from medmllm.cli.data import convert as command
 
     src = build["mimic-cxr"](tmp_path)
     (src / "files" / "p11" / "p11000011" / "s50000002" / "d3.jpg").unlink()

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import MedMLLMError, brief
+from . import app
 
 eval_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
                        help="Evaluate a model on benchmark tasks or manifests (and compare runs).")
@@ -43,8 +44,8 @@ def evaluate_command(
     predictions.jsonl and by_category.png."""
     if ctx.invoked_subcommand is not None:
         return
-    from .evaluate import Decoding, run
-    from .tasks import SUITES, manifest_task, resolve
+    from ..eval.evaluate import Decoding, run
+    from ..eval.tasks import SUITES, manifest_task, resolve
 
     if on_error not in ("fail", "skip"):
         raise MedMLLMError(f"--on-error: {on_error!r} is not one of fail, skip")
@@ -79,7 +80,7 @@ def evaluate_command(
 
 
 def _backend(model, endpoint, api_model, hf_model, batch_size, concurrency):
-    from .backends import BACKENDS
+    from ..eval.backends import BACKENDS
 
     if model:
         return BACKENDS.get("local")(model, batch_size=batch_size)
@@ -94,7 +95,7 @@ def _backend(model, endpoint, api_model, hf_model, batch_size, concurrency):
 def compare_command(a: Annotated[Path, typer.Argument(help="results.json of run A.")],
                     b: Annotated[Path, typer.Argument(help="results.json of run B.")]) -> None:
     """Print every score of two runs side by side with the difference, and what differs in their setup."""
-    from .report import compare
+    from ..eval.report import compare
 
     runs = []
     for path in (a, b):
@@ -111,7 +112,7 @@ def compare_command(a: Annotated[Path, typer.Argument(help="results.json of run 
 @eval_app.command("tasks")
 def tasks_command() -> None:
     """List the registered tasks (with their default file and split) and suites."""
-    from .tasks import SUITES, TASKS
+    from ..eval.tasks import SUITES, TASKS
 
     for name in TASKS.names():
         t = TASKS.get(name)
@@ -120,3 +121,6 @@ def tasks_command() -> None:
     for name in SUITES.names():
         print(f"suite {name}: {', '.join(SUITES.get(name))}")
     sys.stdout.flush()
+
+
+app.add_typer(eval_app, name="eval")

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from medmllm.eval.chexpert import FIVE, OBSERVATIONS, label, label_many, medsynth_labels
+from medmllm.chexpert import FIVE, OBSERVATIONS, label, label_many, medsynth_labels
 
 NF, ECM, CM, LO, LL = "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion"
 ED, CO, PNA, ATL, PTX = "Edema", "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax"
@@ -152,7 +152,7 @@ def test_medsynth_labels_mapping():
 
 
 def test_medsynth_agreement(tmp_path):
-    from medmllm.data.synth import synthesize
+    from medmllm.synth import synthesize
 
     paths = synthesize(tmp_path, ["xray"], n=320, seed=7)
     records = [json.loads(line) for name, p in paths.items() if name.startswith("xray_report_")

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from medmllm.eval.chexpert import OBSERVATIONS
+from medmllm.chexpert import OBSERVATIONS
 
 
 def _run(*args):

@@ -1,4 +1,4 @@
-"""The ``medmllm deid`` and ``medmllm deid-text`` commands (registered in medmllm/cli.py)."""
+"""`medmllm deid` and `medmllm deid-text`: de-identify DICOM folders and report texts."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import MedMLLMError
+from . import app
 
 _LIST_AT_MOST = 10
 
@@ -19,6 +20,7 @@ def _short_list(items: list[str]) -> str:
     return shown + (f" ... (+{len(items) - _LIST_AT_MOST} more, see the audit)" if len(items) > _LIST_AT_MOST else "")
 
 
+@app.command()
 def deid(in_dir: Annotated[Path, typer.Argument(help="Folder of DICOM files (and .txt reports); never modified.")],
          out_dir: Annotated[Path, typer.Argument(help="Output folder (not IN_DIR or inside it); mirrors IN_DIR.")],
          salt: Annotated[Optional[str], typer.Option("--salt", "--seed", help="Secret key for the pseudonyms: the same salt maps the same UID/ID to the same output, so reruns and later batches match. Default: random (not saved).")] = None,
@@ -29,8 +31,8 @@ def deid(in_dir: Annotated[Path, typer.Argument(help="Folder of DICOM files (and
          on_error: Annotated[str, typer.Option(help="fail or skip unreadable DICOM files.")] = "fail",
          names: Annotated[Optional[Path], typer.Option(help="File of names (one per line) to scrub from .txt reports.")] = None) -> None:
     """De-identify a DICOM folder (PS3.15 Basic Profile via dicognito) with consistent pseudonyms and an audit CSV."""
-    from .dicom import deid_folder
-    from .text import load_names
+    from ..deid.dicom import deid_folder
+    from ..deid.text import load_names
 
     stats = deid_folder(in_dir, out_dir, salt=salt, date_shift_days=date_shift_days, keep_private=keep_private,
                         skip_burned_in=skip_burned_in, on_error=on_error,
@@ -57,12 +59,13 @@ def deid(in_dir: Annotated[Path, typer.Argument(help="Folder of DICOM files (and
         print(f"errors: {_short_list([e['file'] + ': ' + e['error'] for e in errors])}", file=sys.stderr)
 
 
+@app.command("deid-text")
 def deid_text(in_path: Annotated[Path, typer.Argument(help="JSONL manifest or report file to scrub.")],
               out_path: Annotated[Path, typer.Argument(help="Where to write the scrubbed JSONL (atomically).")],
               field: Annotated[Optional[list[str]], typer.Option(help="Top-level string field to scrub (repeatable). Default: every 'value' in 'conversations' and a top-level 'text'.")] = None,
               names: Annotated[Optional[Path], typer.Option(help="File of names (one per line) to scrub wherever they appear.")] = None) -> None:
     """Scrub names, dates, IDs, phone numbers and e-mails from the text fields of a JSONL manifest."""
-    from .text import load_names, scrub_jsonl
+    from ..deid.text import load_names, scrub_jsonl
 
     if in_path.suffix.lower() not in (".jsonl", ".json", ".ndjson"):
         raise MedMLLMError(f"{in_path}: expected a .jsonl manifest")

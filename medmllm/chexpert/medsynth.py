@@ -9,7 +9,7 @@ from .phrases import OBSERVATIONS
 def medsynth_labels(findings: dict[str, Any]) -> dict[str, Optional[int]]:
     """Map ``meta.findings`` of a MedSynth x-ray to the 14 CheXpert observations.
 
-    Every MedSynth report (``medmllm/data/synth/text.py``) states each of its four findings,
+    Every MedSynth report (``medmllm/synth/text.py``) states each of its four findings,
     present or absent, and always describes the mediastinum; so:
 
     * Cardiomegaly, Pleural Effusion, Pneumothorax: 1 when present, else 0 (the report negates

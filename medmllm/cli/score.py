@@ -1,4 +1,4 @@
-"""The ``medmllm score`` command (registered in medmllm/cli.py): score a predictions file, no model needed."""
+"""`medmllm score`: score a predictions file, no model needed."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from . import app
 
+
+@app.command()
 def score(task: Annotated[str, typer.Argument(help="vqa or report.")],
           predictions: Annotated[Path, typer.Argument(help="JSONL, one {\"id\", \"pred\", \"ref\"} per line (VQA: also "
                                                            "answer_type CLOSED/OPEN, question; report: ref may be a "
@@ -23,7 +26,7 @@ def score(task: Annotated[str, typer.Argument(help="vqa or report.")],
     under a named convention, or report BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (values 0-1, CIDEr-D 0-10)."""
     import json
 
-    from .score import score_file, table
+    from ..eval.score import score_file, table
 
     result = score_file(task, predictions, convention=convention, tokenize=tokenize)
     print(json.dumps(result) if json_ else table(result, task, predictions))

@@ -1,4 +1,4 @@
-"""The ``medmllm label`` command (registered in medmllm/cli.py)."""
+"""`medmllm label`: CheXpert labels of report texts (the rule-based labeler)."""
 from __future__ import annotations
 
 import sys
@@ -7,12 +7,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ...errors import MedMLLMError
+from ..errors import MedMLLMError
+from . import app
 
 
 def read_reports(path: Path) -> list[tuple[str, str]]:
     """(id, text) of each JSONL record ``{"id", "text"}``; a bad line is a one-line error naming file:line."""
-    from ...data.jsonl import iter_records
+    from ..data.jsonl import iter_records
 
     out = []
     for n, _, rec in iter_records(path):
@@ -35,7 +36,7 @@ def format_labels(rows: list[tuple[str, dict[str, Any]]], as_json: bool) -> str:
     import io
     import json
 
-    from .phrases import OBSERVATIONS
+    from ..chexpert.phrases import OBSERVATIONS
 
     buf = io.StringIO()
     if as_json:
@@ -49,6 +50,7 @@ def format_labels(rows: list[tuple[str, dict[str, Any]]], as_json: bool) -> str:
     return buf.getvalue()
 
 
+@app.command()
 def label(reports: Annotated[Path, typer.Argument(help="JSONL file of {\"id\", \"text\"} records.")],
           json_: Annotated[bool, typer.Option("--json", help="Write JSONL ({\"id\", <14 names>: 1|0|-1|null}) instead of CSV.")] = False,
           out: Annotated[Optional[Path], typer.Option(help="Write here (atomically) instead of to stdout.")] = None) -> None:
@@ -57,7 +59,7 @@ def label(reports: Annotated[Path, typer.Argument(help="JSONL file of {\"id\", \
     import os
     import tempfile
 
-    from .labeler import label as label_one
+    from ..chexpert.labeler import label as label_one
 
     records = read_reports(reports)
     text = format_labels([(rid, label_one(t)) for rid, t in records], json_)

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from medmllm.errors import MedMLLMError
-from medmllm.eval.chexpert import FIVE, OBSERVATIONS, label_many
+from medmllm.chexpert import FIVE, OBSERVATIONS, label_many
 from medmllm.eval.metrics import CONVENTIONS, METRICS
 
 NAMES = ("chexpert_f1_14_micro", "chexpert_f1_14_macro", "chexpert_f1_5_micro", "chexpert_f1_5_macro")

@@ -1,4 +1,4 @@
-"""Tests for the MedSynth synthetic data set (medmllm.data.synth)."""
+"""Tests for the MedSynth synthetic data set (medmllm.synth)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import pytest
 import wfdb
 from PIL import Image
 
-from medmllm.data.synth import make_case, synthesize
-from medmllm.data.synth import ecg as ecg_mod
-from medmllm.data.synth import xray as xray_mod
-from medmllm.data.synth._util import case_rng
+from medmllm.synth import make_case, synthesize
+from medmllm.synth import ecg as ecg_mod
+from medmllm.synth import xray as xray_mod
+from medmllm.synth._util import case_rng
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:wfdb.*")
 

@@ -1,0 +1,4 @@
+"""`python -m medmllm.cli` is the `medmllm` command."""
+from . import main
+
+main()

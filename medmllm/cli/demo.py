@@ -1,0 +1,21 @@
+"""`medmllm demo`: synth -> align -> sft -> eval on a tiny model."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import MedMLLMError
+from . import app
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option(help="Run folder.")] = Path("runs/demo"),
+         quick: Annotated[bool, typer.Option("--quick", help="A smaller run (about 2 minutes) for tests.")] = False) -> None:
+    """synth -> align -> sft -> eval -> sample answers, on MedSynth chest X-rays with a tiny model."""
+    from ..demo import run_demo
+
+    run_demo(out, quick=quick)
+
+
