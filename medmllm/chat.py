@@ -53,3 +53,32 @@ def normalize_record(rec: dict) -> dict:
         if side in out:
             out[side] = value
     return out
+
+
+def text_slots(rec: dict):
+    """Every turn text of a record in its on-disk form, as (container, key, label) triples, for code
+    that must rewrite a record in place without changing its form (de-identification): each
+    `value` / `content` of `conversations` and `prompt`, a string `prompt`, and `chosen` /
+    `rejected` (a string, one message, or a list of messages). Malformed parts are not yielded."""
+    for field in ("conversations", "prompt"):
+        turns = rec.get(field)
+        if field == "prompt" and isinstance(turns, str):
+            yield rec, field, field
+        yield from _turn_slots(turns, field)
+    for side in ("chosen", "rejected"):
+        value = rec.get(side)
+        if isinstance(value, str):
+            yield rec, side, side
+        elif isinstance(value, dict):
+            yield from _turn_slots([value], side)
+        else:
+            yield from _turn_slots(value, side)
+
+
+def _turn_slots(turns: Any, field: str):
+    if isinstance(turns, list):
+        for i, turn in enumerate(turns):
+            if isinstance(turn, dict):
+                for key in ("value", "content"):
+                    if key in turn:
+                        yield turn, key, f"{field}[{i}].{key}"

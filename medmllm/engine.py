@@ -11,8 +11,9 @@ from typing import Any
 
 import torch
 
-from .data.manifest import collate
+from .data.collate import collate
 from .data.processor import MedMLLMProcessor
+from .checkpoint import load_pretrained
 from .errors import MedMLLMError
 from .chat import MODALITIES, PLACEHOLDERS
 from .model import MedMLLM
@@ -26,15 +27,8 @@ class Engine:
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> "Engine":
-        folder = Path(folder)
-        if (folder / "adapter_config.json").is_file():  # a LoRA/DoRA run's model: base + adapter (peft)
-            from .lora import load_adapter
-
-            return cls(*load_adapter(folder))
-        if not (folder / "config.json").is_file():
-            raise MedMLLMError(f"{folder}: not a saved medmllm model (no config.json or adapter_config.json)")
-        processor = MedMLLMProcessor.from_pretrained(folder)
-        return cls(MedMLLM.from_pretrained(folder), processor)
+        """A saved model folder, full or adapter (see `checkpoint.load_pretrained`)."""
+        return cls(*load_pretrained(folder))
 
     def sample(self, text: str, inputs: dict[str, list[Any]] | None = None, prefix: str = "") -> dict:
         """A question and its inputs (paths or arrays) -> one sample ready for `generate`.

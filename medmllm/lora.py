@@ -10,8 +10,8 @@
   base medmllm checkpoint by a path relative to the adapter folder (`../base` when the run
   started from a fresh build; else the `train.init_from` folder); `medmllm_adapter.json` also
   keeps its absolute path, tried when the relative one does not resolve.
-* `load_adapter(folder)` = base + adapter (a `PeftModel`), `merge=True` folds it in
-  (`merge_and_unload`) and returns a plain `MedMLLM`; `medmllm merge` (`cli/merge.py`) saves that.
+* Loading an adapter folder (base + adapter, optionally merged) is `checkpoint.load_pretrained`,
+  the one loader for every checkpoint; `medmllm merge` (`cli/merge.py`) saves a merged one.
 
 peft and torch are imported lazily.
 """
@@ -131,28 +131,3 @@ def base_of(folder: str | Path) -> Path:
             return path
     raise MedMLLMError(f"{folder}: base model '{recorded}' not found (no medmllm checkpoint there; "
                        f"base_model_name_or_path in {ADAPTER_CONFIG} is relative to the adapter folder)")
-
-
-def load_adapter(folder: str | Path, merge: bool = False, is_trainable: bool = False):
-    """Base + adapter -> (model, processor): a `PeftModel`, or with `merge` a plain `MedMLLM`."""
-    from .data.processor import MedMLLMProcessor
-    from .model import MedMLLM
-
-    folder = Path(folder)
-    if not is_adapter_folder(folder):
-        raise MedMLLMError(f"{folder}: not an adapter folder (no {ADAPTER_CONFIG})")
-    base = base_of(folder)
-    if is_adapter_folder(base):
-        model, _ = load_adapter(base, merge=True)
-    else:
-        model = MedMLLM.from_pretrained(base)
-    from peft import PeftModel
-
-    try:
-        model = PeftModel.from_pretrained(model, str(folder), adapter_name=ADAPTER_NAME, is_trainable=is_trainable)
-    except (RuntimeError, ValueError, KeyError) as e:
-        raise MedMLLMError(f"{folder}: the adapter does not fit its base {base} ({brief(e)})") from None
-    if merge:
-        model = model.merge_and_unload()
-    processor = MedMLLMProcessor.from_pretrained(folder if (folder / "processor_config.json").is_file() else base)
-    return model, processor

@@ -10,7 +10,7 @@ from safetensors import safe_open
 
 from tiny import run_cli, tiny_model_dict
 from medmllm.config import RunConfig, from_dict
-from medmllm.data.manifest import collate
+from medmllm.data.collate import collate
 from medmllm.synth import synthesize
 from medmllm.engine import Engine, load
 from medmllm.errors import MedMLLMError

@@ -8,7 +8,7 @@ from medmllm.model import MedMLLM
 
 
 def _batch(processor, texts, **inputs):
-    from medmllm.data.manifest import collate
+    from medmllm.data.collate import collate
 
     samples = []
     for text in texts:

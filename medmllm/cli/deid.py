@@ -62,7 +62,7 @@ def deid(in_dir: Annotated[Path, typer.Argument(help="Folder of DICOM files (and
 @app.command("deid-text")
 def deid_text(in_path: Annotated[Path, typer.Argument(help="JSONL manifest or report file to scrub.")],
               out_path: Annotated[Path, typer.Argument(help="Where to write the scrubbed JSONL (atomically).")],
-              field: Annotated[Optional[list[str]], typer.Option(help="Top-level string field to scrub (repeatable). Default: every 'value' in 'conversations' and a top-level 'text'.")] = None,
+              field: Annotated[Optional[list[str]], typer.Option(help="Top-level string field to scrub (repeatable). Default: every turn text (conversations, a DPO record's prompt, chosen and rejected; either turn form) and a top-level 'text'.")] = None,
               names: Annotated[Optional[Path], typer.Option(help="File of names (one per line) to scrub wherever they appear.")] = None) -> None:
     """Scrub names, dates, IDs, phone numbers and e-mails from the text fields of a JSONL manifest."""
     from ..deid.text import load_names, scrub_jsonl

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from ..errors import MedMLLMError
-from ..lora import ADAPTER_CONFIG, base_of, is_adapter_folder, load_adapter
+from ..checkpoint import load_pretrained
+from ..lora import ADAPTER_CONFIG, base_of, is_adapter_folder
 from . import app
 
 
@@ -31,7 +32,7 @@ def merge(adapter_dir: Annotated[Path, typer.Argument(help="An adapter folder (a
         raise MedMLLMError(f"{out_dir}: is the adapter folder or its base; choose another output folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise MedMLLMError(f"{out_dir}: exists and is not empty (use --force to replace it)")
-    model, processor = load_adapter(adapter_dir, merge=True)
+    model, processor = load_pretrained(adapter_dir, merge=True)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.merge-tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,9 +1,9 @@
-"""JSONL manifests in the LLaVA `conversations` format, read lazily and checked record by record.
+"""JSONL manifests as a map-style data set of processed samples, read lazily.
 
-A record: `{"id", "image"|"volume"|"ecg": path or [paths], "conversations": [{"from": "human",
-"value": "<image>\\n..."}, {"from": "gpt", "value": "..."}], "meta": {...}}`, paths relative to
-the manifest's folder. Only byte offsets are kept in memory; a record is parsed when it is used.
-Every problem is reported as `manifest.jsonl:LINE: what is wrong`.
+Only byte offsets are kept in memory; a record is parsed (and its turns normalised, see
+`records.py`) when it is used. Bad records fail with their location, or are counted and skipped
+(`on_error="skip"`). With `pack_turns` > 1, records about the same inputs are merged into one
+multi-turn sample while it fits `max_length`.
 """
 from __future__ import annotations
 
@@ -15,62 +15,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from ..chat import PLACEHOLDERS
 from ..errors import MedMLLMError, brief
-from ..chat import MODALITIES, PLACEHOLDERS
-from .jsonl import iter_records  # noqa: F401  (part of this module's API)
 from .processor import MedMLLMProcessor
-
-
-def record_inputs(rec: dict) -> dict[str, list[str]]:
-    """Modality -> list of file paths (a record may carry one path or a list)."""
-    out = {}
-    for modality in MODALITIES:
-        v = rec.get(modality)
-        if v is not None:
-            out[modality] = [v] if isinstance(v, str) else list(v)
-    return out
-
-
-def check_record(rec: dict, root: Path, modalities: set[str] | None = None, check_files: bool = True) -> str | None:
-    """What is wrong with a record (None if nothing): structure, placeholders, files. A preference record
-    (`prompt`/`chosen`/`rejected`, see `preferences.py`) is checked as one."""
-    if "chosen" in rec or "rejected" in rec:
-        from .preferences import check_preference_record
-
-        return check_preference_record(rec, root, modalities, check_files)
-    conv = rec.get("conversations")
-    if not isinstance(conv, list) or not conv:
-        return "no 'conversations' list"
-    for i, turn in enumerate(conv):
-        if not isinstance(turn, dict) or not isinstance(turn.get("value", turn.get("content")), str):
-            return f"conversations[{i}] has no text 'value'"
-        want = ("human", "user") if i % 2 == 0 else ("gpt", "assistant")
-        if turn.get("from", turn.get("role")) not in want:
-            return f"conversations[{i}] should be from {want[0]!r} (roles must alternate, human first)"
-        if i % 2 == 1 and not turn.get("value", turn.get("content", "")).strip():
-            return f"conversations[{i}] is an empty answer"
-    if len(conv) % 2:
-        return "conversation ends without an answer"
-    text = "".join(t.get("value", t.get("content", "")) for t in conv)
-    for modality in MODALITIES:
-        v = rec.get(modality)
-        paths = [v] if isinstance(v, str) else v if isinstance(v, list) else None
-        if v is not None and (paths is None or not all(isinstance(p, str) and p.strip() for p in paths)):
-            return f"'{modality}' must be a file path or a list of file paths (non-empty strings)"
-    inputs = record_inputs(rec)
-    for modality in MODALITIES:
-        n_ph, n_in = text.count(PLACEHOLDERS[modality]), len(inputs.get(modality, []))
-        if n_ph != n_in:
-            return f"{n_ph} {PLACEHOLDERS[modality]} placeholder(s) but {n_in} {modality} input(s)"
-        if n_in and modalities is not None and modality not in modalities:
-            return f"has {modality} input(s) but the model has no {modality} encoder"
-    if check_files:
-        for paths in inputs.values():
-            for p in paths:
-                full = root / p
-                if not (full.exists() or Path(str(full) + ".hea").exists()):
-                    return f"file '{p}' not found (looked in {root})"
-    return None
+from .records import check_record, conversation, iter_manifest, read_record, record_inputs
 
 
 class ManifestDataset(Dataset):
@@ -86,7 +34,7 @@ class ManifestDataset(Dataset):
         by_inputs: dict[tuple, list[int]] = {}
         lengths, extras = array("i"), array("i")  # tokens of a record alone / as a later turn (packing only)
         for k, path in enumerate(self.paths):
-            for lineno, offset, rec in iter_records(path):
+            for lineno, offset, rec in iter_manifest(path):
                 problem = str(rec) if isinstance(rec, MedMLLMError) else None
                 if problem is None:
                     why = check_record(rec, path.parent, modalities)
@@ -97,7 +45,7 @@ class ManifestDataset(Dataset):
                 if pack_turns > 1:  # records sharing a manifest and inputs, grouped in this same pass
                     key = (k, json.dumps(record_inputs(rec), sort_keys=True))
                     by_inputs.setdefault(key, []).append(len(self.offsets))
-                    alone = len(processor.encode(conversation_of(rec))["input_ids"])
+                    alone = len(processor.encode(conversation(rec))["input_ids"])
                     twice = len(processor.encode(merge_turns([rec, rec])["conversations"])["input_ids"])
                     lengths.append(alone), extras.append(twice - alone)
                 self.file_idx.append(k), self.offsets.append(offset), self.lines.append(lineno)
@@ -137,9 +85,7 @@ class ManifestDataset(Dataset):
         return f"{self.paths[self.file_idx[i]]}:{self.lines[i]}"
 
     def record(self, i: int) -> dict:
-        with open(self.paths[self.file_idx[i]], "rb") as f:
-            f.seek(self.offsets[i])
-            return json.loads(f.readline())
+        return read_record(self.paths[self.file_idx[i]], self.offsets[i])
 
     def __getitem__(self, i: int) -> dict:
         """Item i; with on_error="skip", a record that fails to load is counted, reported and replaced
@@ -164,7 +110,7 @@ class ManifestDataset(Dataset):
 
     def process(self, rec: dict, root: Path) -> dict:
         p = self.processor
-        sample = p.encode(conversation_of(rec))
+        sample = p.encode(conversation(rec))
         if len(sample["input_ids"]) > self.max_length:
             expected = sum(p.settings.num_tokens[m] * len(v) for m, v in record_inputs(rec).items())
             cut = sample["input_ids"][: self.max_length]
@@ -179,50 +125,14 @@ class ManifestDataset(Dataset):
         return out
 
 
-def conversation_of(rec: dict) -> list[dict]:
-    """The turns a record trains on: its `conversations`, or for a preference record the chosen answer."""
-    if "conversations" not in rec and "chosen" in rec:
-        from .preferences import conversation
-
-        return conversation(rec, "chosen")
-    return rec["conversations"]
-
-
 def merge_turns(records: list[dict]) -> dict:
     """One multi-turn record from single-turn records about the same inputs (placeholders kept once)."""
     first = records[0]
-    conv = list(conversation_of(first))
+    conv = list(conversation(first))
     for rec in records[1:]:
-        turns = [dict(t) for t in conversation_of(rec)]
+        turns = [dict(t) for t in conversation(rec)]
         for t in turns:
-            key = "value" if "value" in t else "content"
             for ph in PLACEHOLDERS.values():
-                t[key] = t[key].replace(ph + "\n", "").replace(ph, "")
+                t["content"] = t["content"].replace(ph + "\n", "").replace(ph, "")
         conv += turns
-    return {**first, "conversations": conv}
-
-
-def collate(batch: list[dict | None], pad_id: int, left_pad: bool = False) -> dict[str, torch.Tensor]:
-    """Pad text (right for training, left for generation) and stack each modality's inputs in order."""
-    batch = [b for b in batch if b is not None]
-    if not batch:
-        return {}
-    width = max(len(b["input_ids"]) for b in batch)
-    out: dict[str, torch.Tensor] = {}
-    for key, fill in (("input_ids", pad_id), ("labels", -100)):
-        if key not in batch[0]:
-            continue
-        rows = []
-        for b in batch:
-            pad = torch.full((width - len(b[key]),), fill, dtype=torch.long)
-            rows.append(torch.cat([pad, b[key]] if left_pad else [b[key], pad]))
-        out[key] = torch.stack(rows)
-    mask = [torch.ones(len(b["input_ids"]), dtype=torch.long) for b in batch]
-    out["attention_mask"] = torch.stack([torch.cat([torch.zeros(width - len(m), dtype=torch.long), m] if left_pad
-                                                   else [m, torch.zeros(width - len(m), dtype=torch.long)])
-                                         for m in mask])
-    for modality in MODALITIES:
-        parts = [b[modality] for b in batch if modality in b]
-        if parts:
-            out[modality] = torch.cat(parts)
-    return out
+    return {k: v for k, v in first.items() if k not in ("prompt", "chosen", "rejected")} | {"conversations": conv}

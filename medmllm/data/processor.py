@@ -22,12 +22,11 @@ import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ..errors import MedMLLMError
-from ..chat import MODALITIES, PLACEHOLDERS
+from ..chat import MODALITIES, PLACEHOLDERS, normalize_turns
 from .transforms import pipeline
 from .tokenizer import CHATML_TEMPLATE
 
 IGNORE_INDEX = -100
-ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 
 
 @dataclass
@@ -122,12 +121,12 @@ class MedMLLMProcessor:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def encode(self, messages: list[dict], generation_prompt: bool = False) -> dict[str, list[int]]:
-        """Messages ({role, content}; LLaVA's {from, value} accepted) -> input_ids and labels.
+        """Turns -> input_ids and labels. This is an edge of the library (users call it with their
+        own messages), so turns go through `chat.normalize_turns`: {role, content} or LLaVA's {from, value}.
 
         Rendered turn by turn so the loss covers exactly the assistant's tokens (and its end token).
         With `generation_prompt`, the prompt ends with the assistant header (for generation)."""
-        msgs = [{"role": ROLES.get(m.get("role", m.get("from")), m.get("role", m.get("from"))),
-                 "content": self._expand(m.get("content", m.get("value", "")))} for m in messages]
+        msgs = [{"role": m["role"], "content": self._expand(m["content"] or "")} for m in normalize_turns(messages)]
         ids: list[int] = []
         labels: list[int] = []
         done = ""

@@ -1,6 +1,6 @@
 """`medmllm data validate`: check every record of a manifest, streaming, in constant memory.
 
-Per record: JSON, roles alternate (human first), no empty answers, placeholders match the attached
+Per record (turns normalised as `records.py` reads them): JSON, roles alternate (user first), no empty answers, placeholders match the attached
 inputs, files exist and decode as the right kind (an `image` key must hold an image, `volume` a
 3D volume, `ecg` a signal). Prints one line per bad record (`manifest.jsonl:123: ...`), then a summary.
 Decoded files are remembered in a bounded cache, so records sharing a file decode it once.
@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..errors import MedMLLMError, brief
 from . import io
-from .manifest import check_record, iter_records, record_inputs
+from .records import check_record, iter_manifest, record_inputs
 
 ACCEPTS = {"image": ("image", "volume"), "volume": ("volume",), "ecg": ("signal",)}
 
@@ -57,7 +57,7 @@ def validate(manifests: list[str | Path], decode: bool = True, out: TextIO | Non
     per_file = {}
     for manifest in map(Path, manifests):
         counts: Counter = Counter()
-        for lineno, _, rec in tqdm(iter_records(manifest), desc=f"validate {manifest.name}", unit=" records",
+        for lineno, _, rec in tqdm(iter_manifest(manifest), desc=f"validate {manifest.name}", unit=" records",
                                    file=sys.stderr, disable=None, leave=False):
             counts["records"] += 1
             problem = str(rec) if isinstance(rec, MedMLLMError) else None

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..chat import text_slots
 from ..errors import MedMLLMError
 
 __all__ = ["Finding", "scrub_text", "scrub_jsonl", "load_names", "PLACEHOLDERS"]
@@ -278,8 +279,7 @@ def _scrub_record(record: dict, fields: list[str] | None, names: list[str], kind
             for i, turn in enumerate(conv):
                 if not isinstance(turn, dict):
                     raise MedMLLMError(f"{where}: conversations[{i}] is not an object")
-                if "value" in turn:
-                    targets.append((turn, "value", f"conversations[{i}].value"))
+        targets += list(text_slots(record))  # every turn, either form, and a DPO record's prompt and answers
     for container, key, label in targets:
         value = container[key]
         if value is None:
@@ -297,7 +297,8 @@ def scrub_jsonl(in_path: str | Path, out_path: str | Path, *, fields: Iterable[s
                 names: Iterable[str] | None = None) -> dict[str, Any]:
     """Scrub a JSONL manifest into ``out_path`` (written atomically); return counts.
 
-    By default every ``value`` in ``conversations`` and a top-level ``text`` are scrubbed; ``fields``
+    By default every turn text (``value`` or ``content`` in ``conversations`` and ``prompt``, a
+    preference record's ``chosen`` and ``rejected``) and a top-level ``text`` are scrubbed; ``fields``
     names top-level string fields instead. Bad lines raise ``MedMLLMError("<file>:<line>: ...")``.
     """
     import json

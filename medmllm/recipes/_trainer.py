@@ -24,10 +24,12 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from ..build import build_model
 from ..config import LoraSpec, RunConfig
-from ..data.manifest import ManifestDataset, collate, iter_records
-from ..engine import Engine
+from ..data.collate import collate
+from ..data.manifest import ManifestDataset
+from ..data.records import iter_manifest
+from ..checkpoint import load_pretrained
 from ..errors import MedMLLMError
-from ..lora import apply_lora, is_adapter_folder, is_peft_model, load_adapter, save_adapter
+from ..lora import apply_lora, is_adapter_folder, is_peft_model, save_adapter
 from ..model import MedMLLM
 
 POLICIES = ("frozen", "full", "lora")
@@ -37,9 +39,9 @@ def training_texts(manifests: list[str]) -> list[str]:
     """All conversation text in the training manifests (to train a tiny model's tokenizer)."""
     texts = []
     for m in manifests:
-        for _, _, rec in iter_records(m):
-            if isinstance(rec, dict):
-                texts += [t.get("value", "") for t in rec.get("conversations", []) if isinstance(t, dict)]
+        for _, _, rec in iter_manifest(m):
+            if isinstance(rec, dict) and isinstance(rec.get("conversations"), list):
+                texts += [t["content"] for t in rec["conversations"] if isinstance(t, dict) and isinstance(t["content"], str)]
     return texts
 
 
@@ -56,13 +58,10 @@ def build(cfg: RunConfig, default_policy: dict[str, str], resume: bool = False, 
     base = lora_base(cfg, policy)
     saved_base = base is not None and base == Path(cfg.train.output_dir) / "base"
     if saved_base and resume and (base / "config.json").is_file():
-        engine = Engine.from_pretrained(base)  # the run's own base: adapters in checkpoints apply to it
-        model, processor, saved_base = engine.model, engine.processor, False
-    elif cfg.train.init_from and is_adapter_folder(cfg.train.init_from):
-        model, processor = load_adapter(cfg.train.init_from, merge=True)
-    elif cfg.train.init_from:
-        engine = Engine.from_pretrained(cfg.train.init_from)
-        model, processor = engine.model, engine.processor
+        model, processor = load_pretrained(base)  # the run's own base: adapters in checkpoints apply to it
+        saved_base = False
+    elif cfg.train.init_from:  # a full model, or an adapter folder merged into its base
+        model, processor = load_pretrained(cfg.train.init_from, merge=True)
     else:
         model, processor = build_model(cfg.model, training_texts(cfg.data.train))
     data = {split: dataset_cls(paths, processor, cfg.data.max_length, cfg.data.on_error, cfg.data.pack_turns)

@@ -146,11 +146,9 @@ class DPOTrainer(Trainer):
 
 def reference_model(cfg, like):
     """A frozen copy of the starting checkpoint (`train.init_from`; an adapter folder merged)."""
-    from ..engine import Engine
-    from ..lora import is_adapter_folder, load_adapter
+    from ..checkpoint import load_pretrained
 
-    path = cfg.train.init_from
-    model = load_adapter(path, merge=True)[0] if is_adapter_folder(path) else Engine.from_pretrained(path).model
+    model, _ = load_pretrained(cfg.train.init_from, merge=True)
     dtype = next(like.parameters()).dtype
     return model.to(dtype).eval().requires_grad_(False)
 

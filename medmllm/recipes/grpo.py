@@ -46,7 +46,9 @@ from torch.utils.data import Dataset, Sampler
 from transformers import Trainer
 
 from .. import rewards as reward_registry
-from ..data.manifest import ManifestDataset, collate, record_inputs
+from ..data.collate import collate
+from ..data.manifest import ManifestDataset
+from ..data.records import conversation, record_inputs
 from ..errors import MedMLLMError, brief
 from ..lora import is_peft_model
 from ..chat import MODALITIES
@@ -183,11 +185,11 @@ class PromptDataset(Dataset):
     def _load(self, i: int) -> dict:
         rec = self.records.record(i)
         root = self.records.paths[self.records.file_idx[i]].parent
-        conv = rec["conversations"]
+        conv = conversation(rec)
         ids = self.processor.encode(conv[:-1], generation_prompt=True)["input_ids"] + self.prefix_ids
         if len(ids) > self.records.max_length:
             raise MedMLLMError(f"prompt of {len(ids)} tokens exceeds data.max_length={self.records.max_length}")
-        out = {"input_ids": torch.tensor(ids), "reference": conv[-1].get("value", conv[-1].get("content", ""))}
+        out = {"input_ids": torch.tensor(ids), "reference": conv[-1]["content"]}
         for modality, paths in record_inputs(rec).items():
             out[modality] = torch.stack([self.processor.load(modality, root / p) for p in paths])
         return out

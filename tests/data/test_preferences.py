@@ -8,7 +8,9 @@ import pytest
 from tiny import run_cli, tiny_model_dict
 from medmllm.build import build_model
 from medmllm.config import ModelConfig, from_dict
-from medmllm.data.manifest import ManifestDataset, check_record
+from medmllm.chat import normalize_record
+from medmllm.data.manifest import ManifestDataset
+from medmllm.data.records import check_record
 from medmllm.data.preferences import PreferenceDataset, collate_preferences
 from medmllm.synth import synthesize
 from medmllm.synth.preferences import preference_records, write_preferences
@@ -90,12 +92,12 @@ def test_ct_pairs(medsynth):
 
 def test_check_record_validates_preference_records(medsynth):
     pair = _pairs(medsynth)[0]
-    assert check_record(pair, medsynth, {"image"}) is None
+    assert check_record(normalize_record(pair), medsynth, {"image"}) is None
     bad = {"same": {**pair, "rejected": pair["chosen"]}, "empty": {**pair, "rejected": " "},
            "no prompt placeholder": {**pair, "prompt": [{"from": "human", "value": "Describe it."}]},
            "missing file": {**pair, "image": "xray/nope.png"}, "no encoder": pair,
            "no chosen": {k: v for k, v in pair.items() if k != "chosen"}}
-    msgs = {k: check_record(rec, medsynth, {"volume"} if k == "no encoder" else {"image"}) for k, rec in bad.items()}
+    msgs = {k: check_record(normalize_record(rec), medsynth, {"volume"} if k == "no encoder" else {"image"}) for k, rec in bad.items()}
     assert "same answer" in msgs["same"] and "empty answer" in msgs["empty"]
     assert "0 <image> placeholder(s) but 1 image input(s)" in msgs["no prompt placeholder"]
     assert "not found" in msgs["missing file"] and "no image encoder" in msgs["no encoder"]

@@ -62,5 +62,5 @@ def test_prompt_template_wraps_the_question_and_keeps_placeholders(tmp_path):
     (tmp_path / "m.jsonl").write_text(json.dumps(rec) + "\n")
     task = Task("t", "test", "m.jsonl", VQA_METRICS, prompt="{question} Answer yes or no.")
     (item,) = list(task.items(tmp_path / "m.jsonl"))
-    assert item["history"][-1]["value"] == "<image>\nIs there an effusion? Answer yes or no."
+    assert item["history"][-1]["content"] == "<image>\nIs there an effusion? Answer yes or no."
     assert rec["conversations"][0]["value"] == "<image>\nIs there an effusion?"

@@ -132,7 +132,8 @@ def closed_or_open(answer: str) -> str:
 def convert(format: str, src: Path, out: Path, *, split: str | None = None, images: Path | None = None,
             lang: str = "en", on_error: str = "fail") -> dict:
     """Convert a benchmark download to a manifest at `out` (written atomically); returns the counts."""
-    from ..manifest import check_record
+    from ...chat import normalize_record
+    from ..records import check_record
 
     adapter = FORMATS.get(format)
     if on_error not in ("fail", "skip"):
@@ -156,7 +157,7 @@ def convert(format: str, src: Path, out: Path, *, split: str | None = None, imag
                     stats["filtered"] += 1
                     continue
                 if isinstance(item, dict):
-                    problem = check_record(item, out.parent, check_files=False)
+                    problem = check_record(normalize_record(item), out.parent, check_files=False)
                     if problem is None and item["id"] in seen:
                         problem = "duplicate id"
                     if problem:

@@ -58,8 +58,7 @@ class HFBackend:
             try:
                 msgs = []
                 for turn in it["history"]:
-                    role = {"human": "user", "gpt": "assistant"}.get(turn.get("from"), turn.get("role", "user"))
-                    text = turn.get("value", turn.get("content", ""))
+                    role, text = turn["role"], turn["content"]
                     parts = [{"type": "image"} for _ in range(text.count("<image>"))]
                     msgs.append({"role": role, "content": parts + [{"type": "text", "text": text.replace("<image>", "").strip()}]})
                 texts.append(self.processor.apply_chat_template(msgs, add_generation_prompt=True) + prefix)

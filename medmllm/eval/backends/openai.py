@@ -56,8 +56,7 @@ def messages(item: dict, blank: bool) -> list[dict]:
     images = iter(item["inputs"].get("image", []))
     out = []
     for turn in item["history"]:
-        role = {"human": "user", "gpt": "assistant"}.get(turn.get("from", turn.get("role")), turn.get("role", "user"))
-        text = turn.get("value", turn.get("content", ""))
+        role, text = turn["role"], turn["content"]
         if _PLACEHOLDER not in text:
             out.append({"role": role, "content": text})
             continue

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ...data.manifest import check_record, iter_records, record_inputs
+from ...chat import PLACEHOLDERS
+from ...data.records import check_record, iter_manifest, record_inputs
 from ...errors import MedMLLMError
 from ...registry import Registry, import_modules
 
@@ -57,17 +58,17 @@ class Task:
     def wrap(self, item: dict) -> dict:
         if self.prompt != "{question}":
             history = [dict(t) for t in item["history"]]
-            text = history[-1]["value"]
-            placeholders = "".join(line + "\n" for line in text.split("\n") if line.strip() in ("<image>", "<volume>", "<ecg>"))
-            question = "\n".join(line for line in text.split("\n") if line.strip() not in ("<image>", "<volume>", "<ecg>"))
-            history[-1]["value"] = placeholders + self.prompt.format(question=question.strip())
-            item = {**item, "history": history, "question": history[-1]["value"]}
+            text = history[-1]["content"]
+            placeholders = "".join(line + "\n" for line in text.split("\n") if line.strip() in PLACEHOLDERS.values())
+            question = "\n".join(line for line in text.split("\n") if line.strip() not in PLACEHOLDERS.values())
+            history[-1]["content"] = placeholders + self.prompt.format(question=question.strip())
+            item = {**item, "history": history, "question": history[-1]["content"]}
         return item
 
 
 def manifest_items(path: Path, task: Task) -> Iterator[dict | MedMLLMError]:
     """Eval items from a medmllm manifest: the last answer is the reference, the turns before it the prompt."""
-    for lineno, _, rec in iter_records(path):
+    for lineno, _, rec in iter_manifest(path):
         if not isinstance(rec, dict):
             yield rec
             continue
@@ -78,7 +79,7 @@ def manifest_items(path: Path, task: Task) -> Iterator[dict | MedMLLMError]:
         meta, conv = rec.get("meta", {}), rec["conversations"]
         kind = meta.get("answer_type") or ("REPORT" if meta.get("task") == "report" else "OPEN")
         yield {"id": str(rec.get("id", f"{path.name}:{lineno}")), "where": f"{path}:{lineno}",
-               "question": conv[-2]["value"], "history": conv[:-1], "ref": conv[-1]["value"],
+               "question": conv[-2]["content"], "history": conv[:-1], "ref": conv[-1]["content"],
                "answer_type": str(kind).upper(), "split": meta.get("split"),
                "inputs": {m: [str(path.parent / p) for p in ps] for m, ps in record_inputs(rec).items()},
                "category": meta.get(task.category), "choices": meta.get("choices")}

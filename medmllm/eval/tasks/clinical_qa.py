@@ -34,7 +34,7 @@ def medqa_items(path: Path, task: Task) -> Iterator[dict | MedMLLMError]:
             continue
         prompt = choice_prompt(question, {k: str(v) for k, v in sorted(options.items())})
         yield {"id": f"medqa-{lineno}", "where": where, "question": prompt, "ref": letter,
-               "history": [{"from": "human", "value": prompt}], "answer_type": "CHOICE", "split": "test",
+               "history": [{"role": "user", "content": prompt}], "answer_type": "CHOICE", "split": "test",
                "inputs": {}, "category": q.get("meta_info"), "choices": options}
 
 
@@ -57,7 +57,7 @@ def pubmedqa_items(path: Path, task: Task) -> Iterator[dict | MedMLLMError]:
             yield MedMLLMError(f"{path}: record {pmid}: not a PubMedQA record (missing {e})")
             continue
         yield {"id": f"pubmedqa-{pmid}", "where": f"{path}: record {pmid}", "question": prompt, "ref": answer,
-               "history": [{"from": "human", "value": prompt}], "answer_type": "CHOICE",
+               "history": [{"role": "user", "content": prompt}], "answer_type": "CHOICE",
                "split": "test" if test_ids is not None else None, "inputs": {}, "category": answer,
                "choices": {"yes": "yes", "no": "no", "maybe": "maybe"}}
 

@@ -331,7 +331,8 @@ def build():
 def convert_one(tmp_path):
     """Build a fixture, convert it, and return (stats, records, manifest path); every record is checked."""
     from medmllm.data.formats import convert
-    from medmllm.data.manifest import check_record
+    from medmllm.chat import normalize_record
+    from medmllm.data.records import check_record
 
     calls = []
 
@@ -343,7 +344,7 @@ def convert_one(tmp_path):
         stats = convert(fmt or name, src, out, **kw)
         records = [json.loads(line) for line in out.read_text().splitlines()]
         for rec in records:
-            assert check_record(rec, out.parent) is None, rec
+            assert check_record(normalize_record(rec), out.parent) is None, rec
         assert stats["records"] == len(records)
         return stats, records, out
 
