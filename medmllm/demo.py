@@ -7,13 +7,13 @@ three sample answers. Everything goes to the run folder: `data/`, `align/`, `sft
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import load_config
+from .files import atomic_folder, atomic_path, atomic_write
 from .synth import synthesize
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -36,7 +36,6 @@ QUICK = DemoSize(cases=160, align_epochs=1, sft_epochs=1, eval_limit=24)
 def run_demo(out: str | Path, quick: bool = False) -> dict:
     from .engine import load
     from .eval.evaluate import evaluate
-    from .eval.report import write_atomic
     from .recipes import run
 
     out, size, t0 = Path(out), QUICK if quick else FULL, time.perf_counter()
@@ -64,7 +63,7 @@ def run_demo(out: str | Path, quick: bool = False) -> dict:
     tests = [data / "xray_vqa_test.jsonl", data / "xray_report_test.jsonl", data / "xray_reason_test.jsonl"]
     results = evaluate(engine, tests, out, limit=size.eval_limit, model_name=str(out / "model"))
     results["demo"] = {"quick": quick, "cases": size.cases, "wall_seconds": round(time.perf_counter() - t0, 1)}
-    write_atomic(out / "results.json", json.dumps(results, indent=2))
+    atomic_write(out / "results.json", json.dumps(results, indent=2))
 
     print("[5/5] sample answers")
     print(_samples_table(out / "predictions.jsonl"))
@@ -78,11 +77,8 @@ def run_demo(out: str | Path, quick: bool = False) -> dict:
 
 def _publish(src: Path, dst: Path) -> None:
     """Copy the final model into place under a temporary name, then rename."""
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
-    shutil.rmtree(dst, ignore_errors=True)
-    os.replace(tmp, dst)
+    with atomic_folder(dst) as tmp:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
 
 
 def _loss_figure(out: Path) -> None:
@@ -99,10 +95,9 @@ def _loss_figure(out: Path) -> None:
         if points:
             ax.plot(*zip(*points))
         ax.set_title(f"{stage} loss"), ax.set_xlabel("step"), ax.grid(alpha=0.3)
-    tmp = out / ".loss.tmp.png"
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    with atomic_path(out / "loss.png") as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
     plt.close(fig)
-    os.replace(tmp, out / "loss.png")
 
 
 def _samples_table(predictions: Path) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..errors import MedMLLMError
+from ..files import atomic_write
 from . import app
 
 
@@ -56,9 +57,6 @@ def label(reports: Annotated[Path, typer.Argument(help="JSONL file of {\"id\", \
           out: Annotated[Optional[Path], typer.Option(help="Write here (atomically) instead of to stdout.")] = None) -> None:
     """Label reports with the 14 CheXpert observations (rule-based labeler): CSV like the CheXpert
     labeler's (id, then 1.0 positive / 0.0 negative / -1.0 uncertain / blank not mentioned), or JSONL."""
-    import os
-    import tempfile
-
     from ..chexpert.labeler import label as label_one
 
     records = read_reports(reports)
@@ -66,13 +64,5 @@ def label(reports: Annotated[Path, typer.Argument(help="JSONL file of {\"id\", \
     if out is None:
         sys.stdout.write(text)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(out, text)
     print(f"labeled {len(records)} report(s) -> {out}", file=sys.stderr)

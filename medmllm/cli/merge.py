@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import MedMLLMError
+from ..files import atomic_folder
 from ..checkpoint import load_pretrained
 from ..lora import ADAPTER_CONFIG, base_of, is_adapter_folder
 from . import app
@@ -33,10 +33,7 @@ def merge(adapter_dir: Annotated[Path, typer.Argument(help="An adapter folder (a
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise MedMLLMError(f"{out_dir}: exists and is not empty (use --force to replace it)")
     model, processor = load_pretrained(adapter_dir, merge=True)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.merge-tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_folder(out_dir) as tmp:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         for name in ("run_config.json", "train_metrics.json"):
@@ -44,9 +41,4 @@ def merge(adapter_dir: Annotated[Path, typer.Argument(help="An adapter folder (a
                 shutil.copyfile(adapter_dir / name, tmp / name)
         (tmp / "merged_from.json").write_text(json.dumps(
             {"adapter": str(adapter_dir.resolve()), "base": str(base.resolve())}, indent=2))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     print(f"merged {adapter_dir} into {base} -> {out_dir}")

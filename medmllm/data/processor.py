@@ -12,7 +12,6 @@ The settings (`processor_config.json`) travel with the model so inputs always ma
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ..errors import MedMLLMError
+from ..files import atomic_write
 from ..chat import MODALITIES, PLACEHOLDERS, normalize_turns
 from .transforms import pipeline
 from .tokenizer import CHATML_TEMPLATE
@@ -65,9 +65,7 @@ class MedMLLMProcessor:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.tokenizer.save_pretrained(folder)
-        tmp = folder / f".{self.config_name}.tmp"
-        tmp.write_text(json.dumps(asdict(self.settings), indent=2))
-        os.replace(tmp, folder / self.config_name)
+        atomic_write(folder / self.config_name, json.dumps(asdict(self.settings), indent=2))
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> "MedMLLMProcessor":

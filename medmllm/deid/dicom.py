@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MedMLLMError
+from ..files import atomic_path, atomic_write
 from . import profile
 from .dataset import PIXEL_TAG, _check_complete, _FileError, _parent, _snapshot
 from .rules import make_profile_handler, parse_shift
@@ -131,10 +132,7 @@ class _Run:
             after = _snapshot(ds)
         except Exception as e:
             raise _FileError(f"cannot de-identify ({type(e).__name__}: {_first_line(e)})") from None
-        dst = self.out_dir / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(f".{dst.name}.deid-tmp{os.getpid()}")
-        try:
+        with atomic_path(self.out_dir / rel) as tmp:
             try:
                 ds.save_as(tmp)
                 check = pydicom.dcmread(tmp)
@@ -142,10 +140,6 @@ class _Run:
                 raise _FileError(f"cannot write the de-identified file ({type(e).__name__}: {_first_line(e)})") from None
             if pixels is not None and (PIXEL_TAG not in check or check.get_item(PIXEL_TAG).value != pixels):
                 raise _FileError("PixelData changed while writing; file not written")
-            os.replace(tmp, dst)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         self._diff(rel, before, after)
         self.counts["dicom_written"] += 1
 
@@ -195,15 +189,7 @@ class _Run:
         except UnicodeDecodeError:
             text = raw.decode("latin-1")
         clean, findings = scrub_text(text, names=self.names)
-        dst = self.out_dir / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(f".{dst.name}.deid-tmp{os.getpid()}")
-        try:
-            tmp.write_text(clean, encoding="utf-8")
-            os.replace(tmp, dst)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        atomic_write(self.out_dir / rel, clean)
         kinds = Counter(f.kind for f in findings)
         self.row(rel, "", "", "scrubbed", "; ".join(f"{k}={n}" for k, n in sorted(kinds.items())) or "nothing found")
         self.counts["text_written"] += 1
@@ -214,15 +200,7 @@ class _Run:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(AUDIT_COLUMNS)
         writer.writerows(self.audit)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
-            tmp.write_text(buf.getvalue(), encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return path
+        return atomic_write(path, buf.getvalue())
 
 
 def _first_line(e: BaseException) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..chat import text_slots
 from ..errors import MedMLLMError
+from ..files import atomic_write
 
 __all__ = ["Finding", "scrub_text", "scrub_jsonl", "load_names", "PLACEHOLDERS"]
 
@@ -302,7 +303,6 @@ def scrub_jsonl(in_path: str | Path, out_path: str | Path, *, fields: Iterable[s
     names top-level string fields instead. Bad lines raise ``MedMLLMError("<file>:<line>: ...")``.
     """
     import json
-    import os
 
     src, dst = Path(in_path), Path(out_path)
     if not src.is_file():
@@ -336,14 +336,6 @@ def scrub_jsonl(in_path: str | Path, out_path: str | Path, *, fields: Iterable[s
                 out_lines.append(json.dumps(record, ensure_ascii=False) + "\n")
         except UnicodeDecodeError as e:
             raise MedMLLMError(f"{src}:{lineno + 1}: not UTF-8 text ({e.reason})") from None
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.writelines(out_lines)
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(dst, "".join(out_lines))
     return {"records": records, "fields_scrubbed": scrubbed, "findings": dict(sorted(kinds.items())),
             "out": dst}

@@ -3,9 +3,10 @@ and `medmllm eval compare`."""
 from __future__ import annotations
 
 import json
-import os
 from importlib import metadata
 from pathlib import Path
+
+from ..files import atomic_path, atomic_write
 
 REFERENCE_LIBRARIES = ("torch", "transformers", "pycocoevalcap", "rouge-score", "sacrebleu", "nltk", "dicognito")
 
@@ -21,17 +22,10 @@ def library_versions(names: tuple[str, ...] = REFERENCE_LIBRARIES) -> dict[str, 
     return out
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_reports(results: dict, predictions: list[dict], out_dir: Path) -> None:
-    write_atomic(out_dir / "results.json", json.dumps(results, indent=2))
-    write_atomic(out_dir / "results.md", markdown(results))
-    write_atomic(out_dir / "predictions.jsonl", "".join(json.dumps(p, default=str) + "\n" for p in predictions))
+    atomic_write(out_dir / "results.json", json.dumps(results, indent=2))
+    atomic_write(out_dir / "results.md", markdown(results))
+    atomic_write(out_dir / "predictions.jsonl", "".join(json.dumps(p, default=str) + "\n" for p in predictions))
     plot_categories(results, out_dir / "by_category.png")
 
 
@@ -80,10 +74,9 @@ def plot_categories(results: dict, path: Path) -> None:
         ax.set_title(task)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def compare(a: dict, b: dict) -> list[str]:

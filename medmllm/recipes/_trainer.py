@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict
 from functools import partial
@@ -29,6 +28,7 @@ from ..data.manifest import ManifestDataset
 from ..data.records import iter_manifest
 from ..checkpoint import load_pretrained
 from ..errors import MedMLLMError
+from ..files import atomic_folder, atomic_path, atomic_write
 from ..lora import apply_lora, is_adapter_folder, is_peft_model, save_adapter
 from ..model import MedMLLM
 
@@ -89,14 +89,9 @@ def _run_base(cfg: RunConfig) -> Path:
 
 def _save_folder(final: Path, model, processor) -> None:
     """Model + processor into `final`, written beside it and renamed into place."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    processor.save_pretrained(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    with atomic_folder(final) as tmp:
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
 
 
 def _units(model: MedMLLM, key: str) -> list[str]:
@@ -185,9 +180,7 @@ class TimeBudget(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if state.is_world_process_zero and folder.is_dir():
-            tmp = folder / f".{self.FILE}.tmp"
-            tmp.write_text(json.dumps({"spent_seconds": self.elapsed, "budget_seconds": self.seconds}))
-            os.replace(tmp, folder / self.FILE)
+            atomic_write(folder / self.FILE, json.dumps({"spent_seconds": self.elapsed, "budget_seconds": self.seconds}))
 
     @classmethod
     def spent_in(cls, checkpoint: str | None) -> float:
@@ -254,9 +247,7 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
     metrics = dict(result.metrics)
     metrics["skipped_records"] = sum(len(ds.skipped) for ds in data.values())
     plot_loss(trainer.state.log_history, out / "loss.png")
-    tmp = out / ".log_history.json.tmp"
-    tmp.write_text(json.dumps(trainer.state.log_history, indent=1))
-    os.replace(tmp, out / "log_history.json")
+    atomic_write(out / "log_history.json", json.dumps(trainer.state.log_history, indent=1))
     return metrics
 
 
@@ -274,27 +265,22 @@ def plot_loss(history: list[dict], path: Path) -> None:
         if points:
             ax.plot(*zip(*points), marker="." if len(points) < 50 else None, label=label)
     ax.set_xlabel("step"), ax.set_ylabel("loss"), ax.set_title(path.parent.name), ax.legend(), ax.grid(alpha=0.3)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def save(cfg: RunConfig, model: MedMLLM, processor, metrics: dict) -> Path:
     """Final model + processor to `<output_dir>/model` (written beside, then renamed into place);
     a LoRA run saves its adapters only, pointing at its base (see `lora_base`)."""
-    out = Path(cfg.train.output_dir)
-    final, tmp = out / "model", out / ".model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    if is_peft_model(model):
-        save_adapter(model, tmp, _run_base(cfg), final=final)
-    else:
-        model.save_pretrained(tmp)
-    processor.save_pretrained(tmp)
-    (tmp / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    (tmp / "train_metrics.json").write_text(json.dumps(metrics, indent=2))
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    final = Path(cfg.train.output_dir) / "model"
+    with atomic_folder(final) as tmp:
+        if is_peft_model(model):
+            save_adapter(model, tmp, _run_base(cfg), final=final)
+        else:
+            model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+        (tmp / "run_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        (tmp / "train_metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"saved {final}")
     return final

@@ -16,7 +16,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from . import ct, ecg, xray
-from ._util import STREAM_FINDINGS, STREAM_IDENTITY, STREAM_RENDER, STREAM_TEXT, atomic_write_bytes, case_rng
+from ..files import atomic_write
+from ._util import STREAM_FINDINGS, STREAM_IDENTITY, STREAM_RENDER, STREAM_TEXT, case_rng
 from .manifest import Case, assign_splits, validate_fractions, write_manifests
 from .text import case_text
 
@@ -100,5 +101,5 @@ def synthesize(out_dir: str | Path, modalities: Sequence[str] = ("xray", "ct", "
             manifests[name], counts[name] = path, count
     info = {"seed": seed, "n": int(n), "modalities": mods, "split_fractions": list(fractions),
             "counts": counts, "version": VERSION}
-    atomic_write_bytes(out / "medsynth.json", (json.dumps(info, indent=2) + "\n").encode("utf-8"))
+    atomic_write(out / "medsynth.json", (json.dumps(info, indent=2) + "\n").encode("utf-8"))
     return manifests

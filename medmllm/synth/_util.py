@@ -1,11 +1,8 @@
-"""Small shared helpers for MedSynth: seeded generators and atomic file writes."""
+"""Small shared helpers for MedSynth: seeded random streams (files are written by `medmllm.files`)."""
 
 from __future__ import annotations
 
-import os
 import zlib
-from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -29,35 +26,3 @@ def case_rng(seed: int, modality: str, index: int, stream: int) -> np.random.Gen
     Each case gets its own generators, so case ``i`` is identical whatever ``n`` is.
     """
     return np.random.default_rng([int(seed), modality_code(modality), int(index), int(stream)])
-
-
-def _tmp_path(path: Path) -> Path:
-    """Temporary sibling of ``path`` (same folder, so ``os.replace`` is atomic)."""
-    return path.with_name(f".{path.name}.tmp{os.getpid()}")
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder + ``os.replace``)."""
-    path = Path(path)
-    tmp = _tmp_path(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> Path:
-    """Call ``writer(tmp_path)`` to create a temp file, then move it onto ``path`` atomically."""
-    path = Path(path)
-    tmp = _tmp_path(path)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path

@@ -15,7 +15,8 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from ._util import atomic_write_bytes
+from ..files import atomic_write
+
 
 SHAPE = (64, 64, 32)
 SPACING = (6.0, 6.0, 8.0)
@@ -173,5 +174,5 @@ def write_case(out_dir: Path, case_id: str, f: Findings, render_rng: np.random.G
     """Render and write ``ct/<case_id>.nii.gz``; return its relative path."""
     folder = Path(out_dir) / "ct"
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(folder / f"{case_id}.nii.gz", nifti_bytes(render(f, render_rng)))
+    atomic_write(folder / f"{case_id}.nii.gz", nifti_bytes(render(f, render_rng)))
     return {"volume": f"ct/{case_id}.nii.gz"}

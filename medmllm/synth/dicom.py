@@ -13,7 +13,7 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRLittleEndian, generate_uid
 
-from ._util import atomic_write_with
+from ..files import atomic_path
 
 FIRST_NAMES = ("Alex", "Maria", "John", "Fatima", "Wei", "Olga", "Pedro", "Aisha", "Lars", "Yuki", "Sam", "Nina")
 LAST_NAMES = ("Smith", "Garcia", "Mueller", "Rossi", "Nguyen", "Kowalski", "Okafor", "Tanaka", "Jensen", "Silva",
@@ -104,4 +104,6 @@ def write_xray_dicom(path: Path, pixels12: np.ndarray, case_id: str, seed: int, 
                      spacing_mm: float) -> Path:
     """Write the radiograph as a Part-10 DICOM file (atomically)."""
     ds = build_xray_dataset(pixels12, case_id, seed, sample_identity(rng), spacing_mm)
-    return atomic_write_with(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
+    with atomic_path(path) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
+    return Path(path)

@@ -6,14 +6,15 @@ V1-V6; III, aVR, aVL and aVF are derived (Einthoven/Goldberger), so ``III = II -
 
 from __future__ import annotations
 
-import os
-import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import wfdb
+
+from ..files import atomic_write
 
 FS = 500
 DURATION_S = 10
@@ -126,19 +127,17 @@ def render(f: Findings, rng: np.random.Generator) -> np.ndarray:
 
 
 def write_record(folder: Path, record: str, sig: np.ndarray) -> None:
-    """Write ``folder/record.hea`` + ``.dat`` (format 16) atomically via a temp folder."""
-    tmp = folder / f".{record}.tmp{os.getpid()}"
-    tmp.mkdir(parents=True, exist_ok=True)
-    try:
+    """Write ``folder/record.hea`` + ``.dat`` (format 16): wfdb writes both into a temporary folder
+    (removed afterwards), then each is put in place atomically, the signal before its header."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{record}.", dir=folder) as tmp:
         with warnings.catch_warnings():  # wfdb's own pandas deprecation noise
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"wfdb(\.|$)")
             wfdb.wrsamp(record, fs=FS, units=["mV"] * len(LEADS), sig_name=list(LEADS), p_signal=sig,
                         fmt=["16"] * len(LEADS), adc_gain=[ADC_GAIN] * len(LEADS), baseline=[0] * len(LEADS),
-                        write_dir=str(tmp))
-        os.replace(tmp / f"{record}.dat", folder / f"{record}.dat")
-        os.replace(tmp / f"{record}.hea", folder / f"{record}.hea")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+                        write_dir=tmp)
+        for suffix in (".dat", ".hea"):
+            atomic_write(folder / f"{record}{suffix}", (Path(tmp) / f"{record}{suffix}").read_bytes())
 
 
 def write_case(out_dir: Path, case_id: str, f: Findings, render_rng: np.random.Generator) -> dict[str, str]:

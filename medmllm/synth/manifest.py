@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ._util import STREAM_BALANCE, STREAM_SPLIT, atomic_write_bytes, modality_code
+from ..files import atomic_write
+from ._util import STREAM_BALANCE, STREAM_SPLIT, modality_code
 from .questions import QA
 from .text import CaseText
 
@@ -139,6 +140,6 @@ def write_manifests(out_dir: str | Path, modality: str, cases: list[Case], seed:
                 rng = np.random.default_rng([int(seed), modality_code(modality), s_idx, t_idx, STREAM_BALANCE])
                 recs = balance_yes_no(recs, rng)
             name = f"{modality}_{task}_{split}"
-            path = atomic_write_bytes(out_dir / f"{name}.jsonl", jsonl_bytes(recs))
+            path = atomic_write(out_dir / f"{name}.jsonl", jsonl_bytes(recs))
             result[name] = (path, len(recs))
     return result

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from ._util import atomic_write_bytes, modality_code
+from ..files import atomic_write
+from ._util import modality_code
 from .manifest import MEDIA_KEYS, SPLITS, jsonl_bytes
 from .questions import XRAY_MAIN_ORDER, xray_abnormalities
 from .text import _ct_organ_lines, _xray_heart, _xray_impression, _xray_nodules, _xray_pleura, ct_report
@@ -228,6 +229,6 @@ def write_preferences(out_dir: str | Path, modalities: Sequence[str] = PREF_MODA
             if not src.is_file():
                 continue
             name = f"{modality}_pref_{split}"
-            written[name] = atomic_write_bytes(out / f"{name}.jsonl", jsonl_bytes(preference_records(src, seed)))
+            written[name] = atomic_write(out / f"{name}.jsonl", jsonl_bytes(preference_records(src, seed)))
     return written
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ._util import atomic_write_bytes
+from ..files import atomic_write
 from .dicom import write_xray_dicom
 
 SIZE = 256
@@ -278,6 +278,6 @@ def write_case(out_dir: Path, case_id: str, f: Findings, seed: int, render_rng: 
     folder = Path(out_dir) / "xray"
     folder.mkdir(parents=True, exist_ok=True)
     pixels = render(f, render_rng)
-    atomic_write_bytes(folder / f"{case_id}.png", png_bytes(pixels))
+    atomic_write(folder / f"{case_id}.png", png_bytes(pixels))
     write_xray_dicom(folder / f"{case_id}.dcm", pixels, case_id, seed, identity_rng, SPACING_MM)
     return {"image": f"xray/{case_id}.png", "dicom": f"xray/{case_id}.dcm"}

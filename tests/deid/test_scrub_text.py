@@ -104,6 +104,27 @@ def test_scrub_jsonl_and_errors(tmp_path):
     assert "Traceback" not in res.stderr
 
 
+def test_scrub_jsonl_reaches_role_content_turns_and_preference_records(tmp_path):
+    """Every turn text is scrubbed whatever its form: {role, content} turns, a DPO record's prompt
+    (a list of turns or a string) and its chosen / rejected answers (a string or a message); the
+    record keeps its form. (These went through untouched before.)"""
+    src = tmp_path / "m.jsonl"
+    records = [{"id": "a", "conversations": [{"role": "user", "content": "<image>\nSeen by Dr. Smith?"},
+                                              {"role": "assistant", "content": "Call 555-123-4567."}]},
+               {"id": "b", "prompt": [{"from": "human", "value": "<image>\nPatient: Jane Roe, MRN 1234567."}],
+                "chosen": "Reviewed by Dr. Smith on 2023-01-02.", "rejected": {"from": "gpt", "value": "Dr. Smith, 2023-01-02."}},
+               {"id": "c", "prompt": "<image>\nMRN 7654321.", "chosen": [{"role": "assistant", "content": "Dr. Smith."}],
+                "rejected": "No."}]
+    src.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    scrub_jsonl(src, tmp_path / "o.jsonl")
+    text = (tmp_path / "o.jsonl").read_text()
+    for secret in ("Smith", "555-123-4567", "Jane Roe", "1234567", "7654321", "2023-01-02"):
+        assert secret not in text, secret
+    a, b, c = (json.loads(line) for line in text.splitlines())
+    assert a["conversations"][1] == {"role": "assistant", "content": "Call [PHONE]."}
+    assert b["rejected"] == {"from": "gpt", "value": "Dr. [NAME], [DATE]."} and c["prompt"] == "<image>\nMRN [ID]."
+
+
 @pytest.mark.parametrize("text,expected", [
     ("Dr. O'Brien-Smith reviewed.", "Dr. [NAME] reviewed."),
     ("Aged 93 years old.", "Aged [AGE>89] years old."),

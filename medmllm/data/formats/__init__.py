@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from ...chat import normalize_record
 from ...errors import MedMLLMError, brief
+from ...files import atomic_open
 from ...registry import Registry, import_modules
+from ..records import check_record
 
 FORMATS: Registry[Callable[["Context"], Iterator[dict | MedMLLMError]]] = Registry("data format")
 
@@ -132,9 +135,6 @@ def closed_or_open(answer: str) -> str:
 def convert(format: str, src: Path, out: Path, *, split: str | None = None, images: Path | None = None,
             lang: str = "en", on_error: str = "fail") -> dict:
     """Convert a benchmark download to a manifest at `out` (written atomically); returns the counts."""
-    from ...chat import normalize_record
-    from ..records import check_record
-
     adapter = FORMATS.get(format)
     if on_error not in ("fail", "skip"):
         raise MedMLLMError(f"on_error: {on_error!r} is not one of fail, skip")
@@ -146,37 +146,30 @@ def convert(format: str, src: Path, out: Path, *, split: str | None = None, imag
     if out.suffix != ".jsonl" or out.resolve() == src.resolve():
         raise MedMLLMError(f"{out}: the output must be a new .jsonl manifest, not the source or another file type")
     ctx = Context(src=src, out=out, split=split, images=Path(images) if images else None, lang=lang)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     stats = {"records": 0, "skipped": 0, "filtered": 0, "splits": {}, "out": str(out)}
     seen: set[str] = set()
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for item in _guarded(adapter(ctx), src, format, stats):
-                if item is FILTERED:
-                    stats["filtered"] += 1
-                    continue
-                if isinstance(item, dict):
-                    problem = check_record(normalize_record(item), out.parent, check_files=False)
-                    if problem is None and item["id"] in seen:
-                        problem = "duplicate id"
-                    if problem:
-                        item = MedMLLMError(f"{src}: record {item['id']}: {problem}")
-                if isinstance(item, MedMLLMError):
-                    if on_error == "fail":
-                        raise item
-                    stats["skipped"] += 1
-                    print(f"skipped {item}", file=sys.stderr)
-                    continue
-                seen.add(item["id"])
-                f.write(json.dumps(item, ensure_ascii=False) + "\n")
-                stats["records"] += 1
-                name = item["meta"]["split"]
-                stats["splits"][name] = stats["splits"].get(name, 0) + 1
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_open(out) as f:
+        for item in _guarded(adapter(ctx), src, format, stats):
+            if item is FILTERED:
+                stats["filtered"] += 1
+                continue
+            if isinstance(item, dict):
+                problem = check_record(normalize_record(item), out.parent, check_files=False)
+                if problem is None and item["id"] in seen:
+                    problem = "duplicate id"
+                if problem:
+                    item = MedMLLMError(f"{src}: record {item['id']}: {problem}")
+            if isinstance(item, MedMLLMError):
+                if on_error == "fail":
+                    raise item
+                stats["skipped"] += 1
+                print(f"skipped {item}", file=sys.stderr)
+                continue
+            seen.add(item["id"])
+            f.write(json.dumps(item, ensure_ascii=False) + "\n")
+            stats["records"] += 1
+            name = item["meta"]["split"]
+            stats["splits"][name] = stats["splits"].get(name, 0) + 1
     return stats
 
 
