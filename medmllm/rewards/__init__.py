@@ -2,8 +2,8 @@
 
 A reward is ``fn(completion: str, reference: str) -> float`` in [0, 1]. ``reference`` may be a
 full reasoning answer (``<think>…</think><answer>0.43</answer>``) or just the answer; both sides
-are graded on their answer part (see ``_text.answer_part``: the content of the ``<answer>``
-blocks, else the text outside ``<think>`` blocks), so reasoning is not graded, except by
+are graded on their answer part (see ``medmllm.answers.answer_part``: the content of the
+``<answer>`` blocks, else the text outside ``<think>`` blocks), so reasoning is not graded, except by
 ``reasoning_numbers``, which checks the quantities a rationale states. An empty or
 whitespace-only answer scores 0.0 everywhere.
 
@@ -35,7 +35,8 @@ Register your own the same way (the name must be new):
     ...     return 1.0 if len(completion) < 2000 else 0.0
 
 ``combine`` calls every reward with ``(completion, reference)`` only, so each uses its keyword
-defaults (``numeric``: ``rel_tol=0.05, abs_tol=0.02, count=None``; ``format``: ``partial=0.5``).
+defaults (``numeric``: ``rel_tol=0.05, abs_tol=0.02, count=None``, from `medmllm.answers`; ``format``:
+``partial=0.5``).
 For other settings register a partial under a new name and combine that:
 ``register("numeric_1pct")(functools.partial(medmllm.rewards.numeric, rel_tol=0.01))``.
 """
