@@ -3,9 +3,10 @@ to think first, and self-consistency (several sampled answers, majority vote).
 
 Models trained on worked rationales (MedSynth's reasoning questions) write their reasoning inside
 `<think>` and their answer inside `<answer>`. `think=True` starts the answer with `<think>` (a
-prefilled prefix), so such a model always reasons first. Unfinished tags are tolerated: a
-completion cut off inside `<answer>` still yields its answer, one cut off inside `<think>` yields
-its reasoning and an empty answer.
+prefilled prefix), so such a model always reasons first. Replies are split by
+`medmllm.answers.split`, which tolerates unfinished tags: a completion cut off inside `<answer>`
+still yields its answer, one cut off inside `<think>` yields its reasoning and an empty answer.
+Votes agree on numbers within `medmllm.answers.tolerance`, the `numeric` reward's.
 """
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .answers import split, tolerance
+
 THINK_PREFIX = "<think>"
-_THINK = re.compile(r"<think>(.*?)(?:</think>|<answer>|$)", re.S)
-_ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.S)
 _NORMALISE = re.compile(r"[^\w\s.%-]")
 
 
@@ -30,20 +31,6 @@ class Reply:
     samples: list[str] = field(default_factory=list)
 
 
-def split(text: str) -> tuple[str, str]:
-    """(reasoning, answer) of a completion. Without tags the whole text is the answer; with a
-    `<think>` block but no `<answer>` tag, the text after `</think>` is the answer."""
-    think = _THINK.search(text)
-    answer = _ANSWER.search(text)
-    reasoning = think.group(1).strip() if think else ""
-    if answer:
-        return reasoning, answer.group(1).strip()
-    if think:
-        rest = text.split("</think>", 1)
-        return reasoning, rest[1].strip() if len(rest) == 2 else ""
-    return "", text.strip()
-
-
 def normalise(answer: str) -> str:
     """What votes are counted on: lowercase, punctuation removed (decimal points and % kept), spaces folded."""
     return " ".join(_NORMALISE.sub(" ", answer.lower()).split()).strip(" .")
@@ -54,15 +41,14 @@ _NUMERIC = re.compile(r"(-?\d+(?:\.\d+)?) ?(%|[a-z]+)?")
 
 def _agree(a: str, b: str) -> bool:
     """Two normalised answers count as the same vote: equal, or both one number (same unit, if any)
-    within the `numeric` reward's tolerance of each other (5%, or 0.02 for values up to 1)."""
+    within `answers.tolerance` of the larger (the `numeric` reward's: 5%, or 0.02 up to 1)."""
     if a == b:
         return True
     ma, mb = _NUMERIC.fullmatch(a), _NUMERIC.fullmatch(b)
     if not (ma and mb) or ma.group(2) != mb.group(2):
         return False
     x, y = float(ma.group(1)), float(mb.group(1))
-    tol = max(0.05 * max(abs(x), abs(y)), 0.02 if max(abs(x), abs(y)) <= 1 else 0.0)
-    return abs(x - y) <= tol
+    return abs(x - y) <= tolerance(max(abs(x), abs(y)))
 
 
 def vote(completions: list[str]) -> Reply:

@@ -1,15 +1,6 @@
-"""Chain-of-thought at inference: splitting reasoning from the answer, forcing `<think>`, and
-self-consistency voting (in the Python API and in eval)."""
-from medmllm.reasoning import THINK_PREFIX, normalise, split, vote
-
-
-def test_split_tolerates_unfinished_and_missing_tags():
-    assert split("<think>ratio 0.6</think><answer>yes</answer>") == ("ratio 0.6", "yes")
-    assert split("<think>ratio 0.6</think><answer>yes") == ("ratio 0.6", "yes")  # cut inside the answer
-    assert split("<think>ratio 0.6, so") == ("ratio 0.6, so", "")  # cut inside the reasoning
-    assert split("<think>a</think> yes") == ("a", "yes")  # no answer tag: the text after </think>
-    assert split("plain answer") == ("", "plain answer")
-    assert split("<answer>no</answer> trailing") == ("", "no")
+"""Chain-of-thought at inference: forcing `<think>` and self-consistency voting (in the Python API
+and in eval). Splitting reasoning from the answer is `medmllm.answers.split` (test_answers.py)."""
+from medmllm.reasoning import THINK_PREFIX, normalise, vote
 
 
 def test_vote_majority_ties_and_empty_answers():

@@ -238,7 +238,7 @@ class GRPOTrainer(Trainer):
     def __init__(self, *args, spec, reference=None, log_path: Path | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.spec, self.reference, self.log_path = spec, reference, log_path
-        self.weights = reward_registry.combine(spec.rewards).weights  # normalised, zero weights dropped
+        self.reward = reward_registry.combine(spec.rewards)  # normalised weights, zero weights dropped
         self.model_accepts_loss_kwargs = False  # our loss is a per-batch mean: the Trainer divides by grad_accum
         self._rollouts: dict[int, dict] = {}  # micro-batch slot within a step -> its rollout
         self._micro = 0
@@ -287,8 +287,7 @@ class GRPOTrainer(Trainer):
         prefix = THINK_PREFIX if spec.think else ""
         texts = [prefix + self.processing_class.decode(row[:n], skip_special_tokens=True).strip()
                  for row, n in zip(completion.tolist(), lengths.tolist())]
-        scores = self.score(texts, batch["references"])
-        rewards = sum(w * scores[name] for name, w in self.weights.items()).clamp(0, 1)
+        rewards, scores = self.score(texts, batch["references"])
         advantages = group_advantages(rewards, spec.group_size)
 
         rollout = {"prompt_ids": batch["input_ids"], "prompt_mask": batch["attention_mask"], "inputs": inputs,
@@ -311,17 +310,17 @@ class GRPOTrainer(Trainer):
         rollout["texts"] = texts
         return rollout
 
-    def score(self, texts: list[str], references: list[str]) -> dict[str, torch.Tensor]:
-        """Each weighted reward (and `format`, for the well-formed fraction) for every completion."""
-        scores = {}
-        for name in dict.fromkeys([*self.weights, "format"]):
-            fn = reward_registry.get(name)
-            values = [float(fn(t, r)) for t, r in zip(texts, references)]
-            bad = [v for v in values if not 0.0 <= v <= 1.0]
-            if bad:
-                raise MedMLLMError(f"reward {name!r} returned {bad[0]}, outside [0, 1]")
-            scores[name] = torch.tensor(values)
-        return scores
+    def score(self, texts: list[str], references: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The combined reward of every completion, and each weighted reward's value (plus `format`,
+        for the well-formed fraction, graded alone when it has no weight)."""
+        extra = {name: reward_registry.get(name) for name in ("format",) if name not in self.reward.weights}
+        rows = []
+        for t, r in zip(texts, references):
+            row = self.reward.scores(t, r)
+            row.update({name: reward_registry.checked(name, fn(t, r)) for name, fn in extra.items()})
+            rows.append(row)
+        rewards = torch.tensor([self.reward.mean(row) for row in rows])
+        return rewards, {name: torch.tensor([row[name] for row in rows]) for name in [*self.reward.weights, *extra]}
 
     def token_logps(self, model, rollout: dict) -> torch.Tensor:
         """Log-probabilities (N, C) of the completion tokens under `model`, at the sampling temperature."""

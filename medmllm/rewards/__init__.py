@@ -2,8 +2,8 @@
 
 A reward is ``fn(completion: str, reference: str) -> float`` in [0, 1]. ``reference`` may be a
 full reasoning answer (``<think>…</think><answer>0.43</answer>``) or just the answer; both sides
-are graded on their answer part (see ``_text.answer_part``: the content of the ``<answer>``
-blocks, else the text outside ``<think>`` blocks), so reasoning is not graded, except by
+are graded on their answer part (see ``medmllm.answers.answer_part``: the content of the
+``<answer>`` blocks, else the text outside ``<think>`` blocks), so reasoning is not graded, except by
 ``reasoning_numbers``, which checks the quantities a rationale states. An empty or
 whitespace-only answer scores 0.0 everywhere.
 
@@ -27,6 +27,8 @@ Built in:
     >>> reward = medmllm.rewards.combine({"format": 1, "closed_match": 3})   # weights normalised
     >>> reward("<think>CTR 0.62 > 0.5</think><answer>yes</answer>", "yes")
     1.0
+    >>> reward.scores("<think>CTR 0.62 > 0.5</think><answer>no</answer>", "yes")   # each reward
+    {'format': 1.0, 'closed_match': 0.0}
 
 Register your own the same way (the name must be new):
 
@@ -34,8 +36,11 @@ Register your own the same way (the name must be new):
     ... def length_penalty(completion: str, reference: str) -> float:
     ...     return 1.0 if len(completion) < 2000 else 0.0
 
-``combine`` calls every reward with ``(completion, reference)`` only, so each uses its keyword
-defaults (``numeric``: ``rel_tol=0.05, abs_tol=0.02, count=None``; ``format``: ``partial=0.5``).
+``combine`` returns a `Combined`: the combined reward, its normalised ``weights``, and
+``scores(completion, reference)``, every weighted reward's value, which it averages (GRPO logs
+them beside the combined value without grading twice). It calls every reward with
+``(completion, reference)`` only, so each uses its keyword defaults (``numeric``:
+``rel_tol=0.05, abs_tol=0.02, count=None``, from `medmllm.answers`; ``format``: ``partial=0.5``).
 For other settings register a partial under a new name and combine that:
 ``register("numeric_1pct")(functools.partial(medmllm.rewards.numeric, rel_tol=0.01))``.
 """
@@ -59,7 +64,39 @@ def names() -> list[str]:
     return REWARDS.names()
 
 
-def combine(weights: Mapping[str, float]) -> Reward:
+def checked(name: str, value: float) -> float:
+    """``value`` as a float; a `MedMLLMError` naming reward ``name`` when it lies outside [0, 1] (NaN too)."""
+    value = float(value)
+    if not 0.0 <= value <= 1.0:  # also catches NaN
+        raise MedMLLMError(f"reward {name!r} returned {value}, outside [0, 1]")
+    return value
+
+
+class Combined:
+    """`combine`'s reward: ``weights`` (normalised, zero weights dropped), ``scores`` (each weighted
+    reward's value) and, called, their weighted mean clamped to [0, 1]."""
+
+    def __init__(self, parts: list[tuple[str, Reward, float]]):
+        self._parts = parts
+        self.weights = {name: w for name, _, w in parts}
+        self.__name__ = "combined_" + "_".join(self.weights)
+
+    def scores(self, completion: str, reference: str) -> dict[str, float]:
+        """{name: value} of every weighted reward, each checked to lie in [0, 1]."""
+        return {name: checked(name, fn(completion, reference)) for name, fn, _ in self._parts}
+
+    def mean(self, scores: Mapping[str, float]) -> float:
+        """The weighted mean of ``scores`` (as `scores` returns them; other names are ignored), clamped to [0, 1]."""
+        return min(1.0, max(0.0, sum(w * scores[name] for name, w in self.weights.items())))
+
+    def __call__(self, completion: str, reference: str) -> float:
+        return self.mean(self.scores(completion, reference))
+
+    def __repr__(self) -> str:
+        return f"Combined({self.weights})"
+
+
+def combine(weights: Mapping[str, float]) -> Combined:
     """One reward: the weighted mean of the named rewards (weights are normalised to sum to 1).
 
     Unknown names raise the registry's one-line `MedMLLMError` (listing the known names); so do
@@ -80,20 +117,7 @@ def combine(weights: Mapping[str, float]) -> Reward:
     total = sum(w for _, _, w in parts)
     if total <= 0:
         raise MedMLLMError(f"reward weights are all zero ({', '.join(weights)}); give at least one a positive weight")
-    parts = [(name, fn, w / total) for name, fn, w in parts]
-
-    def combined(completion: str, reference: str) -> float:
-        score = 0.0
-        for name, fn, w in parts:
-            value = float(fn(completion, reference))
-            if not 0.0 <= value <= 1.0:  # also catches NaN
-                raise MedMLLMError(f"reward {name!r} returned {value}, outside [0, 1]")
-            score += w * value
-        return min(1.0, max(0.0, score))
-
-    combined.weights = {name: w for name, _, w in parts}  # type: ignore[attr-defined]
-    combined.__name__ = "combined_" + "_".join(name for name, _, _ in parts)
-    return combined
+    return Combined([(name, fn, w / total) for name, fn, w in parts])
 
 
 import_modules(__name__, __path__)  # registration is by folder: every module registers its rewards
@@ -106,5 +130,5 @@ from .quantities import numeric  # noqa: E402
 from .rationale import reasoning_numbers  # noqa: E402
 from .tags import format_reward  # noqa: E402
 
-__all__ = ["REWARDS", "Reward", "answer_match", "closed_match", "combine", "format_reward", "get", "names", "numeric",
-           "open_match", "reasoning_numbers", "register", "report_labels"]
+__all__ = ["REWARDS", "Combined", "Reward", "answer_match", "checked", "closed_match", "combine", "format_reward",
+           "get", "names", "numeric", "open_match", "reasoning_numbers", "register", "report_labels"]

@@ -13,8 +13,8 @@ instead of a weighted mix in which, say, `numeric` pays nothing on a yes/no ques
 """
 from __future__ import annotations
 
+from ..answers import answer_part, words
 from . import register
-from ._text import answer_part, words
 from .closed import NO, YES, closed_match, decisions
 from .openended import open_match
 from .quantities import first_number, numeric

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
+from ..answers import answer_part, words
 from . import register
-from ._text import answer_part, words
 
 YES = frozenset({"yes", "yeah", "yep", "yup", "true", "correct", "affirmative"})
 NO = frozenset({"no", "nope", "false", "incorrect"})

@@ -9,8 +9,8 @@ when nothing is positive, so a text without positives "mentions" it. An empty an
 """
 from __future__ import annotations
 
+from ..answers import answer_part
 from . import register
-from ._text import answer_part
 
 
 @register("report_labels")

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..answers import answer_part, words
 from . import register
-from ._text import answer_part, words
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "cardiomegaly": ("enlarged heart", "heart enlargement", "cardiac enlargement", "enlargement of the heart",

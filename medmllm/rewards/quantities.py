@@ -4,11 +4,11 @@ The number: the first numeral in the answer part ("0.43", "-2", "1,200", ".5"); 
 is none, the first number word ("three", "none" = 0). A unit may follow it: mm/cm/m (lengths),
 ms/s (times), bpm, %.
 
-Tolerance: ``tol = max(rel_tol * |ref|, abs_tol if |ref| <= 1 else 0)`` (defaults 5 % and 0.02,
-so 0.43 ± 0.0215, 25 mm ± 1.25 mm, 120 bpm ± 6 bpm). Score 1.0 when ``|ans - ref| <= tol``,
-falling linearly to 0.0 at ``4 * tol``. Counts are exact (1.0 or 0.0): with ``count=None`` the
-reference is a count when its number is an integer written without a decimal point or a unit
-("3"); ``count=True``/``False`` forces either.
+Tolerance (`medmllm.answers.tolerance`): ``tol = max(rel_tol * |ref|, abs_tol if |ref| <= 1 else 0)``
+(defaults `REL_TOL` 5 % and `ABS_TOL` 0.02, so 0.43 ± 0.0215, 25 mm ± 1.25 mm, 120 bpm ± 6 bpm).
+Score 1.0 when ``|ans - ref| <= tol``, falling linearly to 0.0 at ``4 * tol``. Counts are exact
+(1.0 or 0.0): with ``count=None`` the reference is a count when its number is an integer written
+without a decimal point or a unit ("3"); ``count=True``/``False`` forces either.
 
 Units: when both sides state units of one dimension they are converted (2.5 cm = 25 mm,
 0.6 s = 600 ms); units of different dimensions (mm vs bpm) score 0.0; a % against a unitless
@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 import re
 
+from ..answers import ABS_TOL, REL_TOL, answer_part, tolerance
 from . import register
-from ._text import answer_part
 
 _NUMBER = re.compile(
     r"(?<![\w.])(-)?(\d{1,3}(?:,\d{3})+(?![\d,])|\d+(?:\.\d+)?|\.\d+)"
@@ -91,8 +91,8 @@ def in_base_units(value: float, unit: str | None) -> tuple[str | None, float]:
     return dim, value * factor
 
 
-def agreement(ans: tuple[float, str | None, bool], ref: tuple[float, str | None, bool], *, rel_tol: float = 0.05,
-              abs_tol: float = 0.02, count: bool | None = None) -> float:
+def agreement(ans: tuple[float, str | None, bool], ref: tuple[float, str | None, bool], *, rel_tol: float = REL_TOL,
+              abs_tol: float = ABS_TOL, count: bool | None = None) -> float:
     """How well one number agrees with a reference number: `numeric`'s score for the pair."""
     (r, r_unit, r_int), (a, a_unit, _) = ref, ans
     if r_unit and a_unit:
@@ -104,7 +104,7 @@ def agreement(ans: tuple[float, str | None, bool], ref: tuple[float, str | None,
     is_count = (r_int and r_unit is None) if count is None else count
     if is_count:
         return float(a == r)
-    tol = max(rel_tol * abs(r), abs_tol if abs(r) <= 1 else 0.0)
+    tol = tolerance(r, rel_tol, abs_tol)
     err = abs(a - r)
     if err <= tol:
         return 1.0
@@ -114,7 +114,7 @@ def agreement(ans: tuple[float, str | None, bool], ref: tuple[float, str | None,
 
 
 @register("numeric")
-def numeric(completion: str, reference: str, *, rel_tol: float = 0.05, abs_tol: float = 0.02,
+def numeric(completion: str, reference: str, *, rel_tol: float = REL_TOL, abs_tol: float = ABS_TOL,
             count: bool | None = None) -> float:
     """1.0 within tolerance of the reference's number, linear to 0 at 4x; counts exact (see module doc)."""
     ref, ans = first_number(answer_part(reference)), first_number(answer_part(completion))

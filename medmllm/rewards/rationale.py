@@ -23,8 +23,8 @@ numbers are read, which bounds the time on degenerate text.
 """
 from __future__ import annotations
 
+from ..answers import answer_part, think_part
 from . import register
-from ._text import answer_part, think_part
 from .quantities import agreement, all_numbers, in_base_units
 
 _MAX_CHARS, _MAX_NUMBERS = 4000, 200

@@ -11,19 +11,17 @@
 """
 from __future__ import annotations
 
-import re
-
+from ..answers import ANY_TAG
 from . import register
 
 _TAGS = ("<think>", "</think>", "<answer>", "</answer>")
-_ANY_TAG = re.compile(r"</?\s*(?:think|answer)\s*>", re.I)
 
 
 @register("format")
 def format_reward(completion: str, reference: str = "", *, partial: float = 0.5) -> float:
     """1.0 for exactly `<think>…</think><answer>…</answer>`, ``partial`` when text lies outside; else 0."""
     text = completion or ""
-    found = _ANY_TAG.findall(text)
+    found = ANY_TAG.findall(text)
     if found != list(_TAGS):  # each tag exactly once, in order, lowercase, no variants
         return 0.0
     i = [text.index(t) for t in _TAGS]

@@ -1,8 +1,10 @@
-"""GRPO: the advantage and loss math on hand-made tensors, a few steps on MedSynth x-ray, CT and ECG
-reasoning prompts (finite loss, parameters move, rewards in [0, 1], KL 0 at step 1, the saved model
-loads), rollout reuse with `iterations` and resume, LoRA, and a learning-signal check."""
+"""GRPO: the advantage and loss math on hand-made tensors, the rewards a rollout is scored with, a few
+steps on MedSynth x-ray, CT and ECG reasoning prompts (finite loss, parameters move, rewards in [0, 1],
+KL 0 at step 1, the saved model loads), rollout reuse with `iterations` and resume, LoRA, and a
+learning-signal check."""
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,7 +17,7 @@ from medmllm.engine import load
 from medmllm.errors import MedMLLMError
 from medmllm.reasoning import THINK_PREFIX
 from medmllm.recipes import run
-from medmllm.recipes.grpo import RepeatBatchSampler, group_advantages, grpo_loss
+from medmllm.recipes.grpo import GRPOTrainer, RepeatBatchSampler, group_advantages, grpo_loss
 
 
 def _letters(completion: str, letters: str) -> float:
@@ -89,6 +91,19 @@ def test_clip_stops_the_gradient_beyond_the_range():
     loss, stats = grpo_loss(logp, old, None, torch.tensor([-1.0]), mask, beta=0.0, epsilon=0.2)
     loss.backward()
     assert math.isclose(loss.item(), 0.8, rel_tol=1e-6) and torch.all(logp.grad == 0) and stats["clip_fraction"] == 1
+
+
+@pytest.mark.parametrize("weights", [{"closed_match": 1.0}, {"closed_match": 3, "format": 0},
+                                     {"format": 1, "closed_match": 3}])
+def test_score_is_the_combined_reward_and_logs_format_even_unweighted(weights):
+    texts = ["<think>a</think><answer>yes</answer>", "yes", "Sure. <think>a</think><answer>no</answer>"]
+    refs = ["yes"] * 3
+    trainer = SimpleNamespace(reward=rewards.combine(weights))
+    combined, scores = GRPOTrainer.score(trainer, texts, refs)
+    assert list(scores) == list(dict.fromkeys([*trainer.reward.weights, "format"]))
+    assert scores["format"].tolist() == [1.0, 0.0, 0.5] and scores["closed_match"].tolist() == [1.0, 1.0, 0.0]
+    assert combined.dtype == torch.float32
+    assert combined.tolist() == pytest.approx([trainer.reward(t, r) for t, r in zip(texts, refs)], abs=1e-7)
 
 
 def test_repeat_sampler_repeats_each_block():

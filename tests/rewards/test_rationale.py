@@ -1,4 +1,4 @@
-"""`reasoning_numbers` (the process reward on a rationale's quantities) and `think_part`."""
+"""`reasoning_numbers`: the process reward on a rationale's quantities (`think_part` is tested in test_answers.py)."""
 from __future__ import annotations
 
 import time
@@ -6,24 +6,11 @@ import time
 import pytest
 
 from medmllm import rewards
-from medmllm.rewards._text import think_part
 
 rn = rewards.get("reasoning_numbers")
 
 REF = ("<think>There are 3 nodules (28 mm in the right middle zone, 27 mm in the left upper zone, 14 mm in the "
        "right upper zone). The left lung has 1 and the right lung 2; 1 is fewer than 2.</think><answer>no</answer>")
-
-
-@pytest.mark.parametrize("text,expected", [
-    ("<think>a 3</think><answer>4</answer>", "a 3"),
-    ("a 3</think><answer>4</answer>", "a 3"),                     # "<think>" prefilled by the template
-    ("<think>a 3<answer>4</answer>", "a 3"),                      # unclosed think stops at the answer
-    ("<think>a 3", "a 3"),
-    ("<think>a</think> x <think>b</think>", "a b"),
-    ("<answer>4</answer>", ""), ("plain text 5", ""), ("", ""), (None, ""),
-])
-def test_think_part(text, expected):
-    assert think_part(text) == expected
 
 
 def test_exact_rationale_scores_one():

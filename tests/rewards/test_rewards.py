@@ -318,6 +318,29 @@ def test_combine_weights():
     assert rewards.combine({"numeric": 1, "format": 0})("0.43", "0.43") == 1.0  # zero weight: ignored
 
 
+@pytest.mark.parametrize("completion,reference", [
+    (tagged("yes"), "yes"), ("Sure. " + tagged("no"), tagged("yes")), ("<answer>0.45</answer>", "0.43"),
+    ("<think>0.43</think><answer>0.5 cm</answer>", tagged("5 mm")), ("", "yes"),
+])
+def test_combine_scores_are_the_rewards_and_their_weighted_mean(completion, reference):
+    weights = {"format": 1, "closed_match": 2, "numeric": 0, "open_match": 1}
+    reward = rewards.combine(weights)
+    scores = reward.scores(completion, reference)
+    weighted = ("format", "closed_match", "open_match")  # numeric's zero weight drops it
+    assert scores == {name: rewards.get(name)(completion, reference) for name in weighted}
+    mean = (scores["format"] + 2 * scores["closed_match"] + scores["open_match"]) / 4
+    assert reward(completion, reference) == pytest.approx(mean, abs=1e-12)
+    assert reward.mean(scores) == reward(completion, reference)
+    assert isinstance(reward, rewards.Combined) and reward.__name__ == "combined_format_closed_match_open_match"
+
+
+def test_checked():
+    assert rewards.checked("x", 1) == 1.0 and isinstance(rewards.checked("x", 1), float)
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(MedMLLMError, match="reward 'x' returned .*outside"):
+            rewards.checked("x", bad)
+
+
 @pytest.mark.parametrize("weights,needle", [
     ({"format": 1, "nope": 1}, "choose from"),
     ({"format": -1, "closed_match": 2}, "negative"),
@@ -338,6 +361,8 @@ def test_combine_zero_weight_never_called_and_range_checked():
         assert rewards.combine({"format": 1, name: 0})(tagged("x"), "") == 1.0
         with pytest.raises(MedMLLMError, match=name):
             rewards.combine({"format": 1, name: 1})(tagged("x"), "")
+        with pytest.raises(MedMLLMError, match=name):
+            rewards.combine({"format": 1, name: 1}).scores(tagged("x"), "")
     finally:
         rewards.REWARDS._items.pop(name, None)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from . import CONVENTIONS, METRICS, extract_answer
+from ...answers import extract_answer
+from . import CONVENTIONS, METRICS
 
 _LONE = re.compile(r"^\W*\(?([A-Z])\)?(?:[\s.:)\]]|$)")
 _STATED = re.compile(r"\b(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-Z])\)?(?:\W|$)", re.I)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from ...answers import extract_answer
 from ...errors import MedMLLMError
-from . import CONVENTIONS, METRICS, extract_answer
+from . import CONVENTIONS, METRICS
 from ._llava_med import clean_str, f1score, normalize_word
 
 VQA_CONVENTIONS: dict[str, str] = {
