@@ -5,6 +5,7 @@ model built from their configs, so a saved MedMLLM always rebuilds from its own 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Iterable
@@ -14,11 +15,10 @@ from transformers.utils import cached_file
 
 from .config import ModelConfig
 from .connectors import CONNECTORS
-from .data.processor import MedMLLMProcessor, ProcessorSettings
-from .data.io import WINDOW_PRESETS
+from .data.processor import MedMLLMProcessor, ProcessorSettings, input_fields
 from .data.tokenizer import train_tokenizer
 from .encoders import ENCODERS
-from .errors import MedMLLMError
+from .errors import FieldError, MedMLLMError
 from .llm import add_placeholder_tokens, llm_config, load_llm_weights, load_tokenizer
 from .chat import MODALITIES, PLACEHOLDERS
 from .model import MedMLLM, MedMLLMConfig
@@ -26,13 +26,13 @@ from .model import MedMLLM, MedMLLMConfig
 
 def _encoder_specs(cfg: ModelConfig) -> dict[str, dict]:
     specs = {}
-    for modality, spec in cfg.encoders.items():
-        if modality not in MODALITIES:
-            raise MedMLLMError(f"config key 'model.encoders.{modality}': unknown modality; "
-                               f"choose from {', '.join(MODALITIES)}")
+    for modality, spec in cfg.encoders.items():  # the modality names are checked by `ModelConfig`
         if spec.name not in ENCODERS:
             raise MedMLLMError(f"config key 'model.encoders.{modality}.name': unknown encoder {spec.name!r}; "
                                f"choose from {', '.join(ENCODERS.names())}")
+        if ENCODERS.get(spec.name).modality != modality:
+            raise MedMLLMError(f"config key 'model.encoders.{modality}.name': encoder {spec.name!r} takes "
+                               f"{ENCODERS.get(spec.name).modality} inputs, not {modality}")
         params = dict(spec.params)
         if spec.pretrained:
             if spec.name != "hf_vision":
@@ -82,26 +82,26 @@ def build_model(cfg: ModelConfig, texts: Iterable[str] = ()) -> tuple[MedMLLM, M
 
 
 def processor_settings(model: MedMLLM, cfg: ModelConfig) -> ProcessorSettings:
-    """Read the input geometry off the encoders; normalisation from the config or the pretrained processor."""
-    if cfg.preprocess.image_window is not None and cfg.preprocess.image_window.lower() not in WINDOW_PRESETS:
-        raise MedMLLMError(f"model.preprocess.image_window: unknown window {cfg.preprocess.image_window!r}; "
-                           f"choose from {', '.join(WINDOW_PRESETS)}")
-    s = ProcessorSettings(num_tokens={m: model.num_tokens(m) for m in model.encoders},
-                          hu_window=list(cfg.preprocess.hu_window), ecg_rate=cfg.preprocess.ecg_rate,
-                          image_window=cfg.preprocess.image_window, volume_spacing=cfg.preprocess.volume_spacing,
-                          ecg_scale=cfg.preprocess.ecg_scale)
-    if "image" in model.encoders:
-        vc = model.encoders["image"].vision_config
-        s.image_size, s.image_channels = getattr(vc, "image_size", 224), getattr(vc, "num_channels", 3)
-        mean, std = _pretrained_norm(cfg.encoders["image"].pretrained)
-        s.image_mean = cfg.preprocess.image_mean or mean or [0.5] * s.image_channels
-        s.image_std = cfg.preprocess.image_std or std or [0.5] * s.image_channels
-    if "volume" in model.encoders:
-        s.volume_size = list(model.encoders["volume"].img_size)
-    if "ecg" in model.encoders:
-        enc = model.encoders["ecg"]
-        s.ecg_leads, s.ecg_samples = enc.in_channels, enc.img_size[0]
-    return s
+    """The preprocessing options from `cfg.preprocess` (image normalisation, when unset, from the pretrained
+    image processor, else 0.5) and the input geometry from each encoder's `input_spec()`."""
+    options = dataclasses.asdict(cfg.preprocess)  # every option, by field: a new one needs no change here
+    image = cfg.encoders.get("image")
+    mean, std = _pretrained_norm(image.pretrained if image else None)
+    options["image_mean"] = options["image_mean"] or mean
+    options["image_std"] = options["image_std"] or std
+    geometry = {}
+    for modality, encoder in model.encoders.items():
+        spec, expected = encoder.input_spec(), input_fields(modality)
+        if sorted(spec) != sorted(expected):  # the encoder breaks its contract (encoders/base.py)
+            raise TypeError(f"encoder '{cfg.encoders[modality].name}': input_spec() gives "
+                            f"{', '.join(sorted(spec)) or 'nothing'}; {modality} encoders must give {', '.join(expected)}")
+        geometry.update(spec)
+    try:
+        return ProcessorSettings(num_tokens={m: model.num_tokens(m) for m in model.encoders}, **options, **geometry)
+    except FieldError as e:  # the options alone were checked by the config; here they meet the encoders
+        where = f"config key 'model.preprocess.{e.field}'" if e.field.split("[")[0] in options \
+            else f"processor setting '{e.field}' (from the encoders and connectors)"
+        raise MedMLLMError(f"{where}: {e.why}") from None
 
 
 def _pretrained_norm(pretrained: str | None) -> tuple[list[float] | None, list[float] | None]:

@@ -2,7 +2,11 @@
 
 YAML files hold values only; `load_config(path, overrides)` reads one into `RunConfig`,
 applies `a.b.c=value` overrides (values parsed as YAML scalars), and checks every key and
-type, so a typo fails with the key's dotted name instead of being silently ignored.
+type, so a typo fails with the key's dotted name instead of being silently ignored. Each
+dataclass checks its values' ranges in `__post_init__` (raising `FieldError` with its field
+name; `from_dict` names the full key). What needs a higher layer is checked where it is used:
+`train.stage` against the recipe registry (`recipes.run`), encoder and connector names against
+theirs (`build`), reward names (the grpo recipe).
 """
 from __future__ import annotations
 
@@ -15,7 +19,13 @@ from typing import Any, Literal
 
 import yaml
 
-from .errors import MedMLLMError
+from .chat import MODALITIES
+from .checks import at_least, below, non_negative, one_of, positive
+from .data.preprocess import PreprocessConfig
+from .errors import FieldError, MedMLLMError
+
+POLICIES = ("frozen", "full", "lora")
+PARTS = ("encoders", "connectors", "llm")
 
 
 @dataclass
@@ -45,24 +55,8 @@ class LLMSpec:
     tokenizer_vocab: int = 2048
     """Vocabulary size for the tokenizer trained on the training texts when there is no pretrained LLM."""
 
-
-@dataclass
-class PreprocessConfig:
-    image_mean: list[float] | None = None
-    """Per-channel mean for image normalisation; None takes the pretrained processor's or 0.5."""
-    image_std: list[float] | None = None
-    """Per-channel std for image normalisation; None takes the pretrained processor's or 0.5."""
-    image_window: str | None = None
-    """DICOM images: a named window (lung, mediastinum, bone, brain, abdomen, liver, stroke); None uses
-    the file's own VOI LUT / WindowCenter-Width, or its full range."""
-    volume_spacing: list[float] | None = None
-    """Resample volumes to this spacing in mm (slice, row, column) before resizing; None keeps theirs."""
-    hu_window: list[float] = field(default_factory=lambda: [-160.0, 240.0])
-    """CT window [low, high] in Hounsfield units mapped to [0, 1] (default: abdomen soft tissue)."""
-    ecg_rate: int = 500
-    """ECG sampling rate in Hz that signals are resampled to."""
-    ecg_scale: float = 1.0
-    """ECG amplitudes (mV) are divided by this before the encoder."""
+    def __post_init__(self):
+        at_least("tokenizer_vocab", self.tokenizer_vocab, 1)
 
 
 @dataclass
@@ -74,7 +68,14 @@ class ModelConfig:
     connectors: dict[str, ConnectorSpec] = field(default_factory=dict)
     """Modality -> connector; a modality without one gets `mlp2x_gelu`."""
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
-    """Input preprocessing; saved with the model so inputs always match the weights."""
+    """Input preprocessing (`medmllm/data/preprocess.py`); saved with the model so inputs always match
+    the weights."""
+
+    def __post_init__(self):
+        for part in ("encoders", "connectors"):
+            for modality in getattr(self, part):
+                if modality not in MODALITIES:
+                    raise FieldError(f"{part}.{modality}", f"unknown modality; choose from {', '.join(MODALITIES)}")
 
 
 @dataclass
@@ -93,6 +94,11 @@ class DataConfig:
     """Merge up to this many single-turn records with the same inputs (several questions about one
     image) into one multi-turn sample, so the image is encoded once for all of them (1: off)."""
 
+    def __post_init__(self):
+        at_least("max_length", self.max_length, 1)
+        non_negative("num_workers", self.num_workers)
+        at_least("pack_turns", self.pack_turns, 1)
+
 
 @dataclass
 class LoraSpec:
@@ -107,6 +113,13 @@ class LoraSpec:
     `self_attn.o_proj`); None: every `nn.Linear` there except `lm_head`."""
     use_dora: bool = False
     """DoRA (weight-decomposed LoRA, peft's `use_dora`) instead of plain LoRA."""
+
+    def __post_init__(self):
+        at_least("r", self.r, 1)
+        positive("alpha", self.alpha)
+        below("dropout", self.dropout, 0, 1)
+        if self.target_modules == []:
+            raise FieldError("target_modules", "[] names no layer; list layer names, or null for every nn.Linear")
 
 
 @dataclass
@@ -131,6 +144,15 @@ class GRPOSpec:
     think: bool = True
     """Start every completion with "<think>" (prefilled) so the model reasons before answering."""
 
+    def __post_init__(self):
+        """The reward names and weights are checked by the grpo recipe (`rewards.combine`)."""
+        at_least("group_size", self.group_size, 2, " (advantages compare completions within a group)")
+        for name in ("max_new_tokens", "iterations"):
+            at_least(name, getattr(self, name), 1)
+        for name in ("temperature", "epsilon"):
+            positive(name, getattr(self, name))
+        non_negative("beta", self.beta)
+
 
 @dataclass
 class DPOSpec:
@@ -146,12 +168,18 @@ class DPOSpec:
     """RPO (TRL's `rpo_alpha`): add alpha x the chosen answers' mean token NLL, so the chosen reports stay
     likely while the margin grows (plain DPO can lower both); 0 is plain DPO."""
 
+    def __post_init__(self):
+        positive("beta", self.beta)
+        below("label_smoothing", self.label_smoothing, 0, 0.5)
+        non_negative("rpo_alpha", self.rpo_alpha)
+
 
 @dataclass
 class TrainConfig:
-    stage: Literal["align", "sft", "grpo", "dpo"] = "sft"
-    """Training stage: `align` (connector on caption/report pairs), `sft` (instruction tuning), `grpo`
-    (reinforcement learning with verifiable rewards, see `grpo`) or `dpo` (preference pairs, see `dpo`)."""
+    stage: str = "sft"
+    """Training stage: a recipe registered in medmllm/recipes/ (align, sft, dpo, grpo): `align` (connector
+    on caption/report pairs), `sft` (instruction tuning), `grpo` (reinforcement learning with verifiable
+    rewards, see `grpo`) or `dpo` (preference pairs, see `dpo`). Checked against the registry when run."""
     init_from: str | None = None
     """A saved MedMLLM folder to start from (e.g. the align stage's model); None builds from `model`."""
     output_dir: str = "runs/train"
@@ -173,7 +201,7 @@ class TrainConfig:
     lr_scheduler: str = "cosine"
     """transformers scheduler name: cosine, linear, constant, constant_with_warmup, ..."""
     warmup_ratio: float = 0.03
-    """Fraction of steps spent warming up the learning rate."""
+    """Fraction of steps spent warming up the learning rate, in [0, 1)."""
     epochs: float = 1.0
     """Passes over the training data (ignored when `max_steps` > 0)."""
     max_steps: int = -1
@@ -197,6 +225,31 @@ class TrainConfig:
     """Keep at most this many checkpoints."""
     threads: int = 0
     """torch intra-op threads (0: leave torch's default)."""
+
+    def __post_init__(self):
+        self._check_trainable()
+        positive("learning_rate", self.learning_rate)
+        non_negative("weight_decay", self.weight_decay)
+        # below 1: the Trainer reads a warm-up of 1 or more as a step count, not a fraction
+        below("warmup_ratio", self.warmup_ratio, 0, 1)
+        positive("epochs", self.epochs)
+        if self.max_steps != -1:
+            at_least("max_steps", self.max_steps, 1, " (or -1 to train for `epochs`)")
+        if self.max_minutes is not None:
+            positive("max_minutes", self.max_minutes)
+        for name in ("batch_size", "grad_accum", "logging_steps", "save_steps", "save_total_limit"):
+            at_least(name, getattr(self, name), 1)
+        below("seed", self.seed, 0, 2**32)
+        non_negative("threads", self.threads)
+
+    def _check_trainable(self) -> None:
+        """Policies and parts of `trainable`; whether the model has a named modality is checked when it is built."""
+        for key, value in self.trainable.items():
+            one_of(f"trainable.{key}", value, POLICIES)
+            part, _, modality = key.partition(".")
+            if part not in PARTS or (modality and part == "llm"):
+                raise FieldError(f"trainable.{key}", "unknown part; use encoders, connectors, llm, "
+                                 "encoders.<modality> or connectors.<modality>")
 
 
 @dataclass
@@ -261,7 +314,10 @@ def from_dict(cls: type, data: dict, prefix: str = "") -> Any:
         if key not in names:
             raise MedMLLMError(f"unknown config key '{dotted}'; choose from {', '.join(sorted(names))}")
         kwargs[key] = _check(hints[key], value, dotted)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except FieldError as e:  # a range check in `__post_init__`, which knows its field but not the prefix
+        raise MedMLLMError(f"config key '{prefix + '.' if prefix else ''}{e.field}': {e.why}") from None
 
 
 def apply_override(data: dict, item: str) -> None:

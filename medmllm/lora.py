@@ -77,11 +77,8 @@ def lora_targets(model: "MedMLLM", units: list[str], names: list[str] | None = N
 
 def apply_lora(model: "MedMLLM", units: dict[str, str], spec: "LoraSpec", base: str | Path | None = None):
     """Wrap `model` in a peft model: LoRA/DoRA on the `lora` units, `full` units as modules_to_save,
-    everything else frozen. `units` maps `llm` / `encoders.<m>` / `connectors.<m>` to a policy."""
-    if spec.r < 1:
-        raise MedMLLMError(f"config key 'train.lora.r': {spec.r} must be at least 1")
-    if not 0 <= spec.dropout < 1:
-        raise MedMLLMError(f"config key 'train.lora.dropout': {spec.dropout} must be in [0, 1)")
+    everything else frozen. `units` maps `llm` / `encoders.<m>` / `connectors.<m>` to a policy;
+    `spec`'s values are checked by the config (`LoraSpec`)."""
     from peft import LoraConfig, get_peft_model
 
     lora_units = [u for u, v in units.items() if v == "lora"]

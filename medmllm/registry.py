@@ -13,20 +13,30 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """A name -> object mapping filled by the `register` decorator."""
+    """A name -> object mapping filled by the `register` decorator; `check(name, obj)`, when given,
+    vets each entry as it registers (e.g. that an encoder class provides the encoder contract)."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, check: Callable[[str, T], None] | None = None):
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._check = check
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
             if name in self._items:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
+            if self._check is not None:
+                self._check(name, obj)
             self._items[name] = obj
             return obj
 
         return deco
+
+    def unregister(self, name: str) -> T:
+        """Remove an entry (tests register throwaway ones) and return it."""
+        if name not in self._items:
+            raise KeyError(f"{self.kind} {name!r} is not registered")
+        return self._items.pop(name)
 
     def get(self, name: str) -> T:
         if name not in self._items:

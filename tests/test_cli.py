@@ -78,6 +78,18 @@ def test_unknown_encoder_name(bad_setup):
     _one_line_error(medmllm("train", cfg), "model.encoders.image.name", "unknown encoder 'vit9d'")
 
 
+def test_unknown_stage_and_bad_value(bad_setup):
+    """`train.stage` is checked against the recipe registry, ranges by the config: one line, exit 2."""
+    tmp, make = bad_setup
+    cfg = make([rec("ok.png")])
+    proc = medmllm("train", cfg, "train.stage=pretrain")
+    _one_line_error(proc, "config key 'train.stage': unknown training stage 'pretrain'; choose from align, dpo, grpo, sft")
+    assert proc.returncode == 2
+    proc = medmllm("train", cfg, "train.lora.dropout=1.5")
+    _one_line_error(proc, "config key 'train.lora.dropout': 1.5 must be in [0, 1)")
+    assert proc.returncode == 2
+
+
 def test_skip_counts_bad_records(bad_setup):
     tmp, make = bad_setup
     cfg = make([rec("ok.png"), rec("missing.png"), rec("ok.png")])

@@ -169,9 +169,8 @@ def test_dora_from_init_from_trains_and_merges(lora_run, medsynth, tmp_path, cap
 
 
 def test_bad_policy_and_target_one_line_errors(medsynth, tmp_path):
-    cfg = _cfg(medsynth, tmp_path / "bad", max_steps=1, trainable={"llm": "qlora"})
     with pytest.raises(MedMLLMError, match=r"train\.trainable\.llm': 'qlora' is not one of frozen, full, lora"):
-        build(cfg, default_policy=POLICY)
+        _cfg(medsynth, tmp_path / "bad", max_steps=1, trainable={"llm": "qlora"})  # checked by the config
     cfg = _cfg(medsynth, tmp_path / "bad", max_steps=1, lora={"target_modules": ["nope_proj"]})
     with pytest.raises(MedMLLMError, match=r"train\.lora\.target_modules': nope_proj"):
         build(cfg, default_policy=POLICY)

@@ -12,7 +12,7 @@ The settings (`processor_config.json`) travel with the model so inputs always ma
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,32 +20,63 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from ..errors import MedMLLMError
-from ..files import atomic_write
 from ..chat import MODALITIES, PLACEHOLDERS, normalize_turns
+from ..checks import at_least, length
+from ..errors import FieldError, MedMLLMError, brief
+from ..files import atomic_write
+from .preprocess import PreprocessConfig
 from .transforms import pipeline
 from .tokenizer import CHATML_TEMPLATE
 
 IGNORE_INDEX = -100
 
 
-@dataclass
-class ProcessorSettings:
-    """Everything needed to turn files into the tensors a given set of weights expects."""
+def _input(modality: str) -> dict:
+    """Field metadata marking an encoder-derived setting: `input_spec()` of a `modality` encoder gives it."""
+    return {"input_of": modality}
 
-    num_tokens: dict[str, int] = field(default_factory=dict)  # modality -> M
-    image_size: int = 224
-    image_channels: int = 3
-    image_mean: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
-    image_std: list[float] = field(default_factory=lambda: [0.5, 0.5, 0.5])
-    volume_size: list[int] = field(default_factory=lambda: [32, 64, 64])  # (D, H, W)
-    image_window: str | None = None  # DICOM images: a preset (lung, bone, ...); None = the file's own window
-    hu_window: list[float] = field(default_factory=lambda: [-160.0, 240.0])
-    volume_spacing: list[float] | None = None  # resample volumes to this spacing (mm, D/H/W) before resizing
-    ecg_rate: int = 500
-    ecg_samples: int = 5000
-    ecg_leads: int = 12
-    ecg_scale: float = 1.0
+
+@dataclass
+class ProcessorSettings(PreprocessConfig):
+    """Everything needed to turn files into the tensors a given set of weights expects: the
+    preprocessing options (`PreprocessConfig`, from `model.preprocess`) plus what the model dictates,
+    the tokens per input and each encoder's `input_spec()`. Saved flat as `processor_config.json`;
+    `image_mean`/`image_std` left None become 0.5 per channel."""
+
+    num_tokens: dict[str, int] = field(default_factory=dict)
+    """Modality -> M, the placeholder tokens one input becomes."""
+    image_size: int = field(default=224, metadata=_input("image"))
+    """Images are resized to S x S pixels."""
+    image_channels: int = field(default=3, metadata=_input("image"))
+    """C: grey and colour images are converted to this many channels."""
+    volume_size: list[int] = field(default_factory=lambda: [32, 64, 64], metadata=_input("volume"))
+    """Volumes are resized to (D, H, W) voxels."""
+    ecg_leads: int = field(default=12, metadata=_input("ecg"))
+    """ECGs keep this many leads (standard order), zero-padded when they have fewer."""
+    ecg_samples: int = field(default=5000, metadata=_input("ecg"))
+    """ECGs are cropped or zero-padded to this many samples (at `ecg_rate`)."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("image_mean", "image_std"):
+            values = [float(v) for v in getattr(self, name) or [0.5] * self.image_channels]
+            if len(values) != 1 and len(values) < self.image_channels:
+                raise FieldError(name, f"{len(values)} values for {self.image_channels} image channels "
+                                       "(give one per channel, or one for all)")
+            setattr(self, name, values)
+        self.volume_size = [int(v) for v in self.volume_size]
+        length("volume_size", self.volume_size, 3, "(D, H, W)")
+        for name in ("image_size", "image_channels", "ecg_leads", "ecg_samples"):
+            at_least(name, getattr(self, name), 1)
+        for i, v in enumerate(self.volume_size):
+            at_least(f"volume_size[{i}]", v, 1)
+        for modality, n in self.num_tokens.items():
+            at_least(f"num_tokens.{modality}", n, 1)
+
+
+def input_fields(modality: str) -> list[str]:
+    """The settings an encoder of `modality` dictates: the keys of its `input_spec()`."""
+    return [f.name for f in fields(ProcessorSettings) if f.metadata.get("input_of") == modality]
 
 
 class MedMLLMProcessor:
@@ -73,7 +104,10 @@ class MedMLLMProcessor:
         cfg = folder / cls.config_name
         if not cfg.is_file():
             raise MedMLLMError(f"{folder}: not a medmllm model folder (no {cls.config_name})")
-        settings = ProcessorSettings(**json.loads(cfg.read_text()))
+        try:
+            settings = ProcessorSettings(**json.loads(cfg.read_text()))
+        except (TypeError, ValueError, FieldError) as e:  # a corrupt file, an unknown key, a bad value
+            raise MedMLLMError(f"{cfg}: not valid processor settings ({brief(e)})") from None
         return cls(AutoTokenizer.from_pretrained(folder), settings)
 
     # -- inputs -----------------------------------------------------------------------------

@@ -14,3 +14,6 @@ class ECGViT(MonaiViT):
 
     def __init__(self, leads: int = 12, samples: int = 5000, patch_size: int = 100, **kwargs):
         super().__init__(leads, (samples,), (patch_size,), **kwargs)
+
+    def input_spec(self) -> dict:
+        return {"ecg_leads": self.in_channels, "ecg_samples": self.img_size[0]}

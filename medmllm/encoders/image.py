@@ -53,6 +53,11 @@ class HFVisionEncoder(nn.Module):
     def num_patches(self) -> int:
         return self.grid
 
+    def input_spec(self) -> dict:
+        """Square images of the vision config's size and channel count."""
+        return {"image_size": getattr(self.vision_config, "image_size", 224),
+                "image_channels": getattr(self.vision_config, "num_channels", 3)}
+
     def load_pretrained(self, model: nn.Module) -> None:
         """Copy weights from a loaded HF model (the vision tower of a CLIP/SigLIP model too)."""
         source = getattr(model, "vision_model", model) if hasattr(model.config, "vision_config") else model

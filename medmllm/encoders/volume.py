@@ -17,3 +17,6 @@ class VolumeViT(MonaiViT):
     def __init__(self, img_size: Sequence[int] = (32, 64, 64), patch_size: Sequence[int] = (8, 16, 16),
                  in_channels: int = 1, **kwargs):
         super().__init__(in_channels, img_size, patch_size, **kwargs)
+
+    def input_spec(self) -> dict:
+        return {"volume_size": list(self.img_size)}

@@ -1,5 +1,7 @@
-"""Training recipes, one file per stage: `align`, `sft` (later `dpo`, `grpo`). Each reads as
-build -> train -> save; what they share (Trainer set-up, freezing, logging) is in `_trainer.py`."""
+"""Training recipes, one file per stage: `align`, `sft`, `dpo`, `grpo`. Each reads as
+build -> train -> save; what they share (Trainer set-up, freezing, logging) is in `_trainer.py`.
+This registry is the list of stages `train.stage` may name (the config cannot import it)."""
+from ..errors import MedMLLMError
 from ..registry import Registry
 
 RECIPES: Registry = Registry("training stage")
@@ -11,4 +13,8 @@ import_modules(__name__, __path__)  # each stage file registers itself
 
 def run(cfg, resume: bool = False):
     """Run the recipe named by `cfg.train.stage`."""
-    return RECIPES.get(cfg.train.stage)(cfg, resume=resume)
+    try:
+        recipe = RECIPES.get(cfg.train.stage)
+    except MedMLLMError as e:
+        raise MedMLLMError(f"config key 'train.stage': {e}") from None
+    return recipe(cfg, resume=resume)

@@ -32,8 +32,6 @@ from ..files import atomic_folder, atomic_path, atomic_write
 from ..lora import apply_lora, is_adapter_folder, is_peft_model, save_adapter
 from ..model import MedMLLM
 
-POLICIES = ("frozen", "full", "lora")
-
 
 def training_texts(manifests: list[str]) -> list[str]:
     """All conversation text in the training manifests (to train a tiny model's tokenizer)."""
@@ -104,16 +102,12 @@ def _units(model: MedMLLM, key: str) -> list[str]:
 
 def set_trainable(model: MedMLLM, policy: dict[str, str], lora: LoraSpec | None = None, base=None):
     """Apply `frozen`/`full`/`lora` to `encoders`, `connectors`, `llm` and then to `encoders.<modality>`
-    (`connectors.<modality>`) keys; returns the model, wrapped by peft when any unit is `lora`."""
+    (`connectors.<modality>`) keys; returns the model, wrapped by peft when any unit is `lora`. Policies
+    and part names are checked by the config (`TrainConfig`)."""
     units: dict[str, str] = {}
     for key in sorted(policy, key=lambda k: k.count(".")):  # general keys first, specific ones override
         value = policy[key]
-        if value not in POLICIES:
-            raise MedMLLMError(f"config key 'train.trainable.{key}': {value!r} is not one of {', '.join(POLICIES)}")
         part, _, modality = key.partition(".")
-        if part not in ("encoders", "connectors", "llm") or (modality and part == "llm"):
-            raise MedMLLMError(f"config key 'train.trainable.{key}': unknown part; use encoders, connectors, llm, "
-                               "encoders.<modality> or connectors.<modality>")
         if modality and modality not in getattr(model, part):
             raise MedMLLMError(f"config key 'train.trainable.{key}': the model has no {modality} {part[:-1]}")
         units.update(dict.fromkeys(_units(model, key), value))

@@ -158,11 +158,7 @@ def dpo(cfg, resume: bool = False) -> dict:
     if not cfg.train.init_from:
         raise MedMLLMError("config key 'train.init_from' is empty: DPO starts from a trained model (e.g. the sft "
                            "stage's), which is also its frozen reference")
-    spec = cfg.train.dpo
-    if spec.beta <= 0:
-        raise MedMLLMError(f"config key 'train.dpo.beta': must be > 0, got {spec.beta}")
-    if not 0 <= spec.label_smoothing < 0.5:
-        raise MedMLLMError(f"config key 'train.dpo.label_smoothing': must be in [0, 0.5), got {spec.label_smoothing}")
+    spec = cfg.train.dpo  # its values are checked by the config (`DPOSpec`)
     model, processor, data = build(cfg, default_policy=POLICY, resume=resume, dataset_cls=PreferenceDataset)
     ref = reference_model(cfg, model)
     metrics = train(cfg, model, processor, data, resume=resume, trainer_cls=DPOTrainer, ref_model=ref, dpo=spec,

@@ -1,4 +1,6 @@
 """Processor: loss on assistant tokens only, placeholder expansion, inputs of every kind, settings saved."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -53,3 +55,54 @@ def test_settings_round_trip(tiny_model, tmp_path):
     assert again.settings == proc.settings
     conv = [{"from": "human", "value": "<image>\nq"}, {"from": "gpt", "value": "a"}]
     assert again.encode(conv) == proc.encode(conv)
+
+
+# processor_config.json as written before the settings extended the preprocessing dataclass
+OLD_SETTINGS = {"num_tokens": {"image": 16, "volume": 4, "ecg": 5}, "image_size": 32, "image_channels": 1,
+                "image_mean": [0.5], "image_std": [0.5], "volume_size": [16, 32, 32], "image_window": None,
+                "hu_window": [-160.0, 240.0], "volume_spacing": None, "ecg_rate": 500, "ecg_samples": 1000,
+                "ecg_leads": 12, "ecg_scale": 1.0}
+
+
+def test_old_settings_files_load_and_keys_are_unchanged(tiny_model, tmp_path):
+    import json
+
+    _, proc = tiny_model
+    proc.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "processor_config.json").read_text())
+    assert sorted(saved) == sorted(OLD_SETTINGS)
+    (tmp_path / "processor_config.json").write_text(json.dumps(OLD_SETTINGS, indent=2))
+    old = MedMLLMProcessor.from_pretrained(tmp_path)
+    assert {k: getattr(old.settings, k) for k in OLD_SETTINGS} == OLD_SETTINGS
+    assert old.settings == proc.settings  # the tiny model's own settings are these
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"hu_window": [240.0, -160.0]}, "'hu_window': [240.0, -160.0]: low must be below high"),
+    ({"volume_size": [16, 32]}, "'volume_size': [16, 32] must have 3 values (D, H, W)"),
+    ({"image_mean": [0.5, 0.5], "image_channels": 3}, "'image_mean': 2 values for 3 image channels"),
+    ({"ecg_lead": 12}, "unexpected keyword argument 'ecg_lead'"),
+])
+def test_bad_settings_file_is_one_line(tiny_model, tmp_path, change, message):
+    import json
+
+    _, proc = tiny_model
+    proc.save_pretrained(tmp_path)
+    (tmp_path / "processor_config.json").write_text(json.dumps({**OLD_SETTINGS, **change}))
+    with pytest.raises(MedMLLMError, match=re.escape(message)) as e:
+        MedMLLMProcessor.from_pretrained(tmp_path)
+    assert str(e.value).startswith(f"{tmp_path / 'processor_config.json'}: not valid processor settings")
+
+
+def test_settings_hold_every_preprocessing_option():
+    """One dataclass of options: the settings extend it, so a new option reaches the processor unchanged."""
+    from dataclasses import fields
+
+    from medmllm.data.preprocess import PreprocessConfig
+    from medmllm.data.processor import ProcessorSettings, input_fields
+
+    options = [f.name for f in fields(PreprocessConfig)]
+    assert [f.name for f in fields(ProcessorSettings)][: len(options)] == options
+    assert (input_fields("image"), input_fields("volume"), input_fields("ecg")) == \
+        (["image_size", "image_channels"], ["volume_size"], ["ecg_leads", "ecg_samples"])
+    assert ProcessorSettings(image_channels=1).image_mean == [0.5]

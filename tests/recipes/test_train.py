@@ -27,6 +27,15 @@ def _cfg(data, out, stage="sft", **train):
                                            "trainable": {"encoders": "full", "llm": "full"}, **train}})
 
 
+def test_unknown_stage_is_named():
+    from medmllm.config import load_config
+    from medmllm.errors import MedMLLMError
+
+    with pytest.raises(MedMLLMError) as e:
+        run(load_config(None, ["train.stage=pretrain", "data.train=[x.jsonl]"]))
+    assert str(e.value) == "config key 'train.stage': unknown training stage 'pretrain'; choose from align, dpo, grpo, sft"
+
+
 def test_three_modalities_train_and_chat(medsynth, tmp_path):
     cfg = _cfg(medsynth, tmp_path / "sft", max_steps=40)
     run(cfg)
