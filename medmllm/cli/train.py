@@ -15,7 +15,7 @@ def train(config: Annotated[Path, typer.Argument(help="YAML run config.")],
           overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. train.max_steps=10")] = None,
           resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in train.output_dir.")] = False,
           on_error: Annotated[Optional[str], typer.Option(help="fail or skip bad records (sets data.on_error).")] = None) -> None:
-    """Train one stage (`train.stage`: align, sft, grpo or dpo) from a YAML config."""
+    """Train one stage from a YAML config (`train.stage`: a recipe of medmllm/recipes/, e.g. align, sft, dpo, grpo)."""
     from ..config import load_config
     from ..recipes import run
 
