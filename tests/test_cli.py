@@ -101,3 +101,11 @@ def test_skip_counts_bad_records(bad_setup):
 def test_chat_and_eval_bad_inputs(tmp_path):
     _one_line_error(medmllm("chat", "--model", tmp_path / "nomodel", "hi"), "nomodel")
     _one_line_error(medmllm("train", tmp_path / "none.yaml"), "none.yaml", "config file not found")
+
+
+def test_the_command_line_starts_without_importing_torch():
+    """Every command imports its heavy dependencies inside the function, so `medmllm --help` and the
+    light commands start in a fraction of a second (torch + transformers take ~7 s here)."""
+    code = "import sys, medmllm.cli; print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr

@@ -10,8 +10,6 @@ import typer
 
 from ..errors import MedMLLMError
 from ..files import atomic_folder
-from ..checkpoint import load_pretrained
-from ..lora import ADAPTER_CONFIG, base_of, is_adapter_folder
 from . import app
 
 
@@ -20,6 +18,9 @@ def merge(adapter_dir: Annotated[Path, typer.Argument(help="An adapter folder (a
           out_dir: Annotated[Path, typer.Argument(help="Folder for the merged checkpoint.")],
           force: Annotated[bool, typer.Option("--force", help="Replace OUT_DIR if it exists and is not empty.")] = False) -> None:
     """Fold a LoRA/DoRA adapter into its base: a plain medmllm checkpoint (+ processor) that loads without peft."""
+    from ..checkpoint import load_pretrained
+    from ..lora import ADAPTER_CONFIG, base_of, is_adapter_folder
+
     if not adapter_dir.is_dir():
         raise MedMLLMError(f"{adapter_dir}: no such folder")
     if not is_adapter_folder(adapter_dir):
