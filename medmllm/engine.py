@@ -11,11 +11,11 @@ from typing import Any
 
 import torch
 
+from .chat import MODALITIES, PLACEHOLDERS
+from .checkpoint import load_pretrained
 from .data.collate import collate
 from .data.processor import MedMLLMProcessor
-from .checkpoint import load_pretrained
 from .errors import MedMLLMError
-from .chat import MODALITIES, PLACEHOLDERS
 from .model import MedMLLM
 from .reasoning import THINK_PREFIX, Reply, vote
 

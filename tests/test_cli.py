@@ -1,10 +1,8 @@
 """Bad input gets one line naming the file, record or key, and a non-zero exit; never a traceback."""
 import json
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml

@@ -6,7 +6,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import MedMLLMError
 from . import app
 
 

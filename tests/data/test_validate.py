@@ -1,10 +1,8 @@
 """`medmllm data validate` / `inspect`, and bad files through every command: one line naming the
 file (or manifest line), a non-zero exit, never a traceback."""
 import json
-import sys
 
 import numpy as np
-import pytest
 import yaml
 
 from medmllm.data.validate import validate
