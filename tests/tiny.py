@@ -1,5 +1,7 @@
 """Tiny configs for every part and an in-process CLI runner, importable from any test
 (`from tiny import tiny_model_dict, run_cli`)."""
+import contextlib
+import io
 import sys
 
 TINY_LLM = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
@@ -26,19 +28,27 @@ def tiny_model_dict(modalities=("image", "volume", "ecg")) -> dict:
 
 
 def run_cli(capsys, *args):
-    """The CLI in this process (faster than a subprocess): (exit code, stdout, stderr)."""
+    """The CLI in this process (faster than a subprocess): (exit code, stdout, stderr). ``capsys`` may be
+    None (a module-scoped fixture has none): the output is then captured here."""
     from medmllm import cli
 
     argv, sys.argv = sys.argv, ["medmllm", *map(str, args)]
+    out, err = io.StringIO(), io.StringIO()
     try:
-        cli.main()
+        with contextlib.ExitStack() as stack:
+            if capsys is None:
+                stack.enter_context(contextlib.redirect_stdout(out))
+                stack.enter_context(contextlib.redirect_stderr(err))
+            cli.main()
         code = 0
     except SystemExit as e:
         code = e.code or 0
     finally:
         sys.argv = argv
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    if capsys is None:
+        return code, out.getvalue(), err.getvalue()
+    got = capsys.readouterr()
+    return code, got.out, got.err
 
 
 def chat_server(reply):

@@ -21,42 +21,51 @@ def _short_list(items: list[str]) -> str:
 
 
 @app.command()
-def deid(in_dir: Annotated[Path, typer.Argument(help="Folder of DICOM files (and .txt reports); never modified.")],
-         out_dir: Annotated[Path, typer.Argument(help="Output folder (not IN_DIR or inside it); mirrors IN_DIR.")],
-         salt: Annotated[Optional[str], typer.Option("--salt", "--seed", help="Secret key for the pseudonyms: the same salt maps the same UID/ID to the same output, so reruns and later batches match. Default: random (not saved).")] = None,
-         date_shift_days: Annotated[Optional[str], typer.Option(help="Shift all dates by N whole days (intervals kept), or 'auto' for a salt-derived 62-730 days back. Default: dates removed/emptied.")] = None,
-         keep_private: Annotated[bool, typer.Option("--keep-private", help="Keep private tags (not Basic-Profile conformant).")] = False,
-         keep_patient_characteristics: Annotated[bool, typer.Option("--keep-patient-characteristics", help="Retain Patient Characteristics Option: keep age, sex, size, weight.")] = False,
-         skip_burned_in: Annotated[bool, typer.Option("--skip-burned-in", help="Do not write files with BurnedInAnnotation=YES (always warned).")] = False,
-         on_error: Annotated[str, typer.Option(help="fail or skip unreadable DICOM files.")] = "fail",
-         names: Annotated[Optional[Path], typer.Option(help="File of names (one per line) to scrub from .txt reports.")] = None) -> None:
-    """De-identify a DICOM folder (PS3.15 Basic Profile via dicognito) with consistent pseudonyms and an audit CSV."""
+def deid(in_dir: Annotated[Path, typer.Argument(help="Folder of DICOM files (and .txt reports); never modified. Files are recognised by content, not name.")],
+         out_dir: Annotated[Path, typer.Argument(help="New output folder (not IN_DIR, inside it or around it); files get neutral names <study>/<series>/<instance>.dcm by the new UIDs, reports/<hash>.txt, plus deid_audit.csv.")],
+         salt: Annotated[Optional[str], typer.Option("--salt", "--seed", help="Secret key for the new UIDs and dummies: the same salt maps the same UID/ID to the same output, so reruns and later batches match. Default: random (not saved).")] = None,
+         date_shift_days: Annotated[Optional[str], typer.Option(help="Retain Longitudinal Temporal Information with Modified Dates Option: shift all dates by N whole days (intervals kept), or 'auto' for a salt-derived 62-730 days back. Default: dates removed, emptied or dummies (Basic Profile).")] = None,
+         keep_patient_characteristics: Annotated[bool, typer.Option("--retain-patient-characteristics", "--keep-patient-characteristics", help="Retain Patient Characteristics Option: keep age, sex, size, weight, ethnic group, smoking and pregnancy status; clean allergies, pre-medication, special needs.")] = False,
+         safe_private: Annotated[Optional[Path], typer.Option("--retain-safe-private", help="Retain Safe Private Option: a list of private tags known to be safe, one 'gggg,ee,Private Creator' a line (hex group, hex offset in the block). Every other private tag is removed; without this list, all are.")] = None,
+         retain_device_identity: Annotated[bool, typer.Option("--retain-device-identity", help="Retain Device Identity Option: keep device serial numbers, station names, calibration dates (AE titles become keyed dummies).")] = False,
+         retain_institution_identity: Annotated[bool, typer.Option("--retain-institution-identity", help="Retain Institution Identity Option: keep institution and department names and addresses.")] = False,
+         clean_descriptors: Annotated[bool, typer.Option("--clean-descriptors", help="Clean Descriptors Option: keep study/series/protocol descriptions and comments after scrubbing names (the file's own and --names), dates, IDs, phones and e-mails from them. Default: removed.")] = False,
+         allow_burned_in: Annotated[bool, typer.Option("--allow-burned-in", help="Also write files whose pixels may show identity (BurnedInAnnotation or RecognizableVisualFeatures YES; US, OT, SC, XC, ES, OP, GM, SM, DOC and secondary captures unless BurnedInAnnotation=NO). Default: withheld and listed.")] = False,
+         mapping: Annotated[Optional[Path], typer.Option(help="Where to write the input-path -> output-path mapping. It HOLDS IDENTIFIERS (input file and folder names): keep it private. Default: OUT_DIR.mapping-PRIVATE.csv beside OUT_DIR.")] = None,
+         force: Annotated[bool, typer.Option("--force", help="Replace a non-empty OUT_DIR and an existing mapping file.")] = False,
+         on_error: Annotated[str, typer.Option(help="fail (nothing is left behind) or skip unreadable DICOM files.")] = "fail",
+         names: Annotated[Optional[Path], typer.Option(help="File of names (one per line) to scrub from .txt reports and cleaned descriptors.")] = None) -> None:
+    """De-identify a DICOM folder under DICOM PS3.15 Annex E (Basic Profile and the chosen options): consistent keyed UIDs, neutral file names, an audit CSV and a private mapping."""
     from ..deid.dicom import deid_folder
     from ..deid.text import load_names
 
-    stats = deid_folder(in_dir, out_dir, salt=salt, date_shift_days=date_shift_days, keep_private=keep_private,
-                        skip_burned_in=skip_burned_in, on_error=on_error,
-                        names=load_names(names) if names is not None else None,
-                        keep_patient_characteristics=keep_patient_characteristics)
+    stats = deid_folder(in_dir, out_dir, salt=salt, date_shift_days=date_shift_days,
+                        keep_patient_characteristics=keep_patient_characteristics,
+                        retain_device_identity=retain_device_identity,
+                        retain_institution_identity=retain_institution_identity, clean_descriptors=clean_descriptors,
+                        safe_private=safe_private, allow_burned_in=allow_burned_in, on_error=on_error,
+                        names=load_names(names) if names is not None else None, mapping=mapping, force=force)
     skipped, errors, burned = stats["skipped"], stats["errors"], stats["burned_in"]
     shift = stats["date_shift_days"]
     print(f"wrote {stats['files_written']} file(s) to {out_dir} ({stats['dicom_written']} DICOM, "
           f"{stats['text_written']} text); {stats['uids_remapped']} UID(s) remapped; "
-          f"{stats['tags_removed']} tag(s) removed; {len(burned)} burned-in warning(s); "
+          f"{stats['tags_removed']} tag(s) removed; {len(burned)} burned-in; "
           f"{len(skipped)} skipped; {len(errors)} error(s); "
           f"dates {'removed' if shift is None else f'shifted {shift:+d} days'}; audit {stats['audit']}")
+    print(f"options: {', '.join(stats['options']) or 'none (Basic Profile)'}")
+    print(f"mapping {stats['mapping']}: it holds the input names; keep it private")
     if stats["salt_generated"]:
         print("note: no --salt given: a random salt was used and not saved, so these pseudonyms will not match "
               "other runs (pass --salt to make them reproducible)")
     if burned:
-        print(f"warning: BurnedInAnnotation=YES (pixel text NOT removed{'; not written' if skip_burned_in else ''}): "
-              f"{_short_list(burned)}", file=sys.stderr)
+        what = "written, pixel text NOT removed" if allow_burned_in else "withheld (--allow-burned-in writes them)"
+        print(f"warning: pixels may show identity, {what}: {_short_list(burned)}", file=sys.stderr)
     if skipped:
         reasons = Counter(s["reason"].split(":")[0] for s in skipped)
         print(f"skipped ({'; '.join(f'{r}: {n}' for r, n in reasons.items())}): "
-              f"{_short_list([s['file'] for s in skipped])}")
+              f"{_short_list([s['id'] for s in skipped])} (input names in the mapping)")
     if errors:
-        print(f"errors: {_short_list([e['file'] + ': ' + e['error'] for e in errors])}", file=sys.stderr)
+        print(f"errors: {_short_list([e['id'] + ': ' + e['error'] for e in errors])}", file=sys.stderr)
 
 
 @app.command("deid-text")

@@ -1,20 +1,35 @@
-"""De-identify a folder of DICOM files (PS3.15 Annex E Basic Application Level Confidentiality Profile).
+"""De-identify a folder: DICOM files under PS3.15 Annex E (``apply.py``), ``.txt`` reports through the
+text scrubber, into neutral names, with an audit that holds no identifier and a private mapping.
 
-dicognito does the consistent pseudonyms: every UID, patient ID, accession number and person name is
-replaced by a keyed hash of ``salt + original`` (same input, same output, in every file and in every
-run with the same salt). Around it this module adds what dicognito leaves out: the profile's list of
-attributes to remove (``profile.py``), private tags, whole-day date shifting that keeps intervals,
-the BurnedInAnnotation warning, a PixelData byte check, atomic writes into a mirrored output folder,
-report-text scrubbing and a CSV audit log that never holds an original attribute value. File and folder
-names are kept as they are (in the output and the audit): rename files whose paths carry PHI first.
+- **Input**: every regular file under IN_DIR, in sorted order (the run's input ids ``input#00001``...
+  follow it). Links, FIFOs, devices and sockets are listed as skipped and never opened.
+- **What a file is** comes from its content (``dataset.sniff``): ``DICM`` at offset 128, or a data set
+  without preamble that pydicom reads with a SOP Class UID, is DICOM whatever its name; a
+  non-DICOM ``.txt`` file whose bytes are text is a report; anything else is skipped (it may hold PHI).
+  A DICOMDIR is skipped and listed.
+- **Names**: nothing of an input name reaches OUT_DIR. DICOM goes to
+  ``<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm`` by the new UIDs, a report to
+  ``reports/<keyed hash of its input path>.txt``. A second input with the same SOP instance is
+  skipped as a duplicate.
+- **Burned-in text**: a file whose BurnedInAnnotation or RecognizableVisualFeatures is YES, or whose
+  modality or SOP class usually carries text in the pixels (``BURNED_IN_MODALITIES``, secondary
+  capture, visible-light photographs) unless BurnedInAnnotation says NO, is withheld unless
+  ``allow_burned_in``; then it is written without Patient Identity Removed, and both cases are listed.
+- **All or nothing**: everything is written into a temporary folder beside OUT_DIR and renamed into
+  place at the end (``files.atomic_folder``); a failed run leaves neither OUT_DIR nor the mapping.
+- **Audit** (``OUT_DIR/deid_audit.csv``): one row per decision (output file or input id, tag path,
+  keyword, action, detail); never an input name or an original value.
+- **Mapping** (``<OUT_DIR>.mapping-PRIVATE.csv`` beside OUT_DIR, or ``mapping``): input id, input
+  path, output path, status. It holds identifiers: the user keeps it private.
 """
-
 from __future__ import annotations
 
 import csv
 import io
 import os
+import re
 import secrets
+import stat
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -22,185 +37,156 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MedMLLMError
-from ..files import atomic_path, atomic_write
-from . import profile
-from .dataset import PIXEL_TAG, _check_complete, _FileError, _parent, _snapshot
-from .rules import make_profile_handler, parse_shift
+from ..files import atomic_folder, atomic_path, atomic_write
+from .apply import Deidentifier, mark
+from .dataset import PIXEL_TAG, FileError, is_dicomdir, looks_like_text, read_dicom, sniff, write_dicom
+from .profile import Options
+from .rules import Keyed, load_safe_private, parse_shift
 from .text import scrub_text
 
-__all__ = ["deid_folder", "AUDIT_NAME", "AUDIT_COLUMNS"]
+__all__ = ["deid_folder", "AUDIT_NAME", "AUDIT_COLUMNS", "MAPPING_SUFFIX", "BURNED_IN_MODALITIES"]
 
 AUDIT_NAME = "deid_audit.csv"
 AUDIT_COLUMNS = ("file", "tag", "keyword", "action", "detail")
-DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
-TEXT_SUFFIXES = {".txt"}
-_DCM_CODES = (("113100", "Basic Application Confidentiality Profile"),
-              ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
-              ("113108", "Retain Patient Characteristics Option"),
-              ("113111", "Retain Safe Private Option"))
+MAPPING_SUFFIX = ".mapping-PRIVATE.csv"
+MAPPING_COLUMNS = ("id", "input", "output", "status", "reason")
+#: Modalities whose images usually carry text or faces in the pixels: ultrasound (and IVUS) screens,
+#: "other" and secondary-capture screenshots, external-camera, endoscopy and ophthalmic photographs,
+#: microscopy slides (labels) and scanned documents.
+BURNED_IN_MODALITIES = frozenset({"US", "IVUS", "OT", "SC", "XC", "ES", "OP", "GM", "SM", "DOC"})
+_CAPTURE_CLASSES = ("1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.5.1.4.1.1.77.")  # secondary capture, visible light
+_UID_NAME = re.compile(r"^[0-9][0-9.]{0,63}$")
+
+
+def burned_in_risk(ds) -> str:
+    """Why the pixels may show identity ("" if nothing says so)."""
+    flag = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
+    if flag == "YES":
+        return "BurnedInAnnotation=YES"
+    if str(ds.get("RecognizableVisualFeatures", "") or "").strip().upper() == "YES":
+        return "RecognizableVisualFeatures=YES"
+    if flag == "NO":
+        return ""
+    modality = str(ds.get("Modality", "") or "").strip().upper()
+    if modality in BURNED_IN_MODALITIES:
+        return f"modality {modality} without BurnedInAnnotation=NO"
+    if str(ds.get("SOPClassUID", "")).startswith(_CAPTURE_CLASSES):
+        return "secondary capture or photograph without BurnedInAnnotation=NO"
+    return ""
 
 
 class _Run:
-    """State of one deid_folder call: settings, the anonymizer, the audit rows and the counters."""
+    """One deid_folder call: the de-identifier, the audit and mapping rows, the counters."""
 
-    def __init__(self, in_dir: Path, out_dir: Path, salt: str, shift_days: int | None, keep_private: bool,
-                 keep_characteristics: bool, skip_burned_in: bool, names: list[str]):
-        from dicognito.anonymizer import Anonymizer
-
-        self.in_dir, self.out_dir = in_dir, out_dir
-        self.salt, self.shift_days = salt, shift_days
-        self.keep_private, self.keep_characteristics = keep_private, keep_characteristics
-        self.skip_burned_in, self.names = skip_burned_in, names
-        self.anonymizer = Anonymizer(seed=salt)
-        self.anonymizer.add_element_handler(make_profile_handler(shift_days, keep_characteristics))
+    def __init__(self, root: Path, deid: Deidentifier, keyed: Keyed, options: Options, shift_days: int | None,
+                 allow_burned_in: bool, names: list[str]):
+        self.root, self.deid, self.keyed, self.options = root, deid, keyed, options
+        self.shift_days, self.allow_burned_in, self.names = shift_days, allow_burned_in, names
         self.audit: list[tuple[str, str, str, str, str]] = []
-        self.uids: set[str] = set()  # original UIDs seen being remapped (memory only)
+        self.mapping: list[tuple[str, str, str, str, str]] = []
         self.counts: Counter[str] = Counter()
         self.burned_in: list[str] = []
         self.skipped: list[dict[str, str]] = []
         self.errors: list[dict[str, str]] = []
+        self.outputs: set[str] = set()
 
-    # -- audit -----------------------------------------------------------------------------------
-    def row(self, rel: str, tag: str, keyword: str, action: str, detail: str = "") -> None:
-        self.audit.append((rel, tag, keyword, action, detail))
+    def skip(self, ident: str, rel: str, reason: str, action: str = "skipped") -> None:
+        self.skipped.append({"id": ident, "file": rel, "reason": reason})
+        self.audit.append((ident, "", "", action, reason))
+        self.mapping.append((ident, rel, "", action, reason))
 
-    def skip(self, rel: str, reason: str) -> None:
-        self.skipped.append({"file": rel, "reason": reason})
-        self.row(rel, "", "", "skipped", reason)
+    def error(self, ident: str, rel: str, message: str, audit_detail: str) -> None:
+        self.errors.append({"id": ident, "file": rel, "error": message})
+        self.audit.append((ident, "", "", "error", audit_detail))
+        self.mapping.append((ident, rel, "", "error", message))
 
-    def _diff(self, rel: str, before: dict, after: dict) -> None:
-        removed = {p for p in before if p not in after}
-        added = {p for p in after if p not in before}
-        for path, (keyword, vr, old) in before.items():
-            if path in removed:
-                if _parent(path) not in removed:
-                    self.counts["tags_removed"] += 1
-                    self.row(rel, path, keyword, "removed",
-                             "private tag" if keyword == "(private)" else "")
-                continue
-            _, _, new = after[path]
-            if vr == "SQ" or new == old:
-                if vr == "TM" and new:
-                    self.row(rel, path, keyword, "kept", "time of day (whole-day date shift)")
-                elif keyword in profile.PROFILE_KEYWORDS and vr != "SQ":
-                    self.row(rel, path, keyword, "kept", "retained by option" if keyword in
-                             profile.PATIENT_CHARACTERISTICS else "")
-                continue
-            if new in ("", None, ()) or (isinstance(new, tuple) and not any(new)):
-                self.counts["tags_emptied"] += 1
-                self.row(rel, path, keyword, "emptied")
-            elif vr in ("DA", "DT"):
-                self.counts["tags_shifted"] += 1
-                self.row(rel, path, keyword, "shifted", f"{self.shift_days:+d} days")
-            elif vr == "UI":
-                for uid in (old if isinstance(old, tuple) else (old,)):
-                    self.uids.add(str(uid))
-                self.row(rel, path, keyword, "replaced", "uid remapped")
-            else:
-                self.counts["tags_replaced"] += 1
-                self.row(rel, path, keyword, "replaced", "pseudonym")
-        for path in sorted(added):
-            if _parent(path) not in added:
-                self.row(rel, path, after[path][0], "added", "de-identification marker")
+    def file(self, path: Path, rel: str, ident: str) -> None:
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            return self.skip(ident, rel, "symbolic link: not followed")
+        if not stat.S_ISREG(info.st_mode):
+            return self.skip(ident, rel, "not a regular file (FIFO, device or socket): not opened")
+        if info.st_size == 0:
+            return self.skip(ident, rel, "empty file")
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+        kind = sniff(head)
+        if kind is not None:
+            return self.dicom(path, rel, ident, kind)
+        if path.suffix.lower() == ".txt":
+            data = path.read_bytes()
+            if looks_like_text(data):
+                return self.text(data, rel, ident)
+        self.skip(ident, rel, "not DICOM or a text report: not copied (may hold PHI)")
 
-    # -- one DICOM file ----------------------------------------------------------------------------
-    def dicom(self, src: Path, rel: str) -> None:
-        import pydicom
-        from pydicom.uid import MediaStorageDirectoryStorage
-
-        try:
-            ds = pydicom.dcmread(src)
-            _check_complete(ds, src)
-        except _FileError:
-            raise
-        except Exception as e:  # InvalidDicomError, struct.error, EOFError, ...
-            raise _FileError(f"not a readable DICOM file ({type(e).__name__}: {_first_line(e)})") from None
-        if ds.file_meta.get("MediaStorageSOPClassUID") == MediaStorageDirectoryStorage:
-            self.skip(rel, "DICOMDIR: not copied (it holds names and IDs; rebuild it from the output)")
-            return
-        if str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES":
-            self.burned_in.append(rel)
-            self.row(rel, "(0028,0301)", "BurnedInAnnotation", "warning",
-                     "BurnedInAnnotation=YES: text burned into the pixels is NOT removed; review the image")
-            if self.skip_burned_in:
-                self.skip(rel, "BurnedInAnnotation=YES (--skip-burned-in)")
-                return
+    def dicom(self, path: Path, rel: str, ident: str, kind: str) -> None:
+        ds = read_dicom(path, kind)
+        if is_dicomdir(ds):
+            return self.skip(ident, rel, "DICOMDIR: not copied (it holds names and IDs; rebuild it from the output)")
+        risk = burned_in_risk(ds)
+        if risk and not self.allow_burned_in:
+            self.burned_in.append(ident)
+            return self.skip(ident, rel, f"{risk}: pixels may show identity (--allow-burned-in writes it)", "withheld")
         pixels = ds.get_item(PIXEL_TAG).value if PIXEL_TAG in ds else None
         try:
-            before = _snapshot(ds)
-            self._apply(ds)
-            after = _snapshot(ds)
+            events = self.deid.apply(ds)
+            events += mark(ds, self.options, self.shift_days, bool(risk))
         except Exception as e:
-            raise _FileError(f"cannot de-identify ({type(e).__name__}: {_first_line(e)})") from None
-        with atomic_path(self.out_dir / rel) as tmp:
-            try:
-                ds.save_as(tmp)
-                check = pydicom.dcmread(tmp)
-            except Exception as e:
-                raise _FileError(f"cannot write the de-identified file ({type(e).__name__}: {_first_line(e)})") from None
-            if pixels is not None and (PIXEL_TAG not in check or check.get_item(PIXEL_TAG).value != pixels):
-                raise _FileError("PixelData changed while writing; file not written")
-        self._diff(rel, before, after)
+            raise FileError("cannot de-identify", f"{type(e).__name__}: {_first_line(e)}") from None
+        out = self.dicom_name(ds)
+        if out in self.outputs:
+            return self.skip(ident, rel, "duplicate SOP Instance UID: already written from another input")
+        self.write(ds, out, pixels)
+        self.outputs.add(out)
+        if risk:
+            self.burned_in.append(ident)
+            self.audit.append((out, "", "", "warning", f"{risk}: written on request; pixel text NOT removed"))
+        for where, keyword, action, detail in events:
+            self.counts[action] += 1
+            self.audit.append((out, where, keyword, action, detail))
+        self.mapping.append((ident, rel, out, "written", risk))
         self.counts["dicom_written"] += 1
 
-    def _apply(self, ds) -> None:
-        from pydicom.dataset import Dataset
-        from pydicom.sequence import Sequence
+    def dicom_name(self, ds) -> str:
+        parts = []
+        for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+            value = str(ds.get(keyword, "") or "").strip()
+            parts.append(value if _UID_NAME.match(value) else self.keyed.name("no-uid", keyword + value))
+        return f"{parts[0]}/{parts[1]}/{parts[2]}.dcm"
 
-        if not self.keep_private:
-            ds.remove_private_tags()
-        for kw in profile.META_REMOVE:
-            if kw in ds.file_meta:
-                delattr(ds.file_meta, kw)
-        self.anonymizer.anonymize(ds)
+    def write(self, ds, out: str, pixels: bytes | None) -> None:
+        import pydicom
 
-        def strip(dataset, elem) -> None:  # what dicognito re-added (InstitutionAddress) goes again
-            if elem.keyword in profile.REMOVE:
-                del dataset[elem.tag]
+        with atomic_path(self.root / out) as tmp:
+            try:
+                write_dicom(ds, tmp)
+                check = pydicom.dcmread(tmp)
+            except Exception as e:
+                raise FileError("cannot write the de-identified file", f"{type(e).__name__}: {_first_line(e)}") from None
+            if pixels is not None and (PIXEL_TAG not in check or check.get_item(PIXEL_TAG).value != pixels):
+                raise FileError("PixelData changed while writing; file not written")
 
-        ds.walk(strip)
-        if str(ds.get("BurnedInAnnotation", "")).strip().upper() != "YES":
-            ds.PatientIdentityRemoved = "YES"
-        elif "PatientIdentityRemoved" in ds:
-            del ds.PatientIdentityRemoved
-        methods = ["Basic Profile (medmllm deid + dicognito)"]  # LO: at most 64 characters
-        codes = [_DCM_CODES[0]]
-        if self.shift_days is not None:
-            methods.append("dates shifted by whole days")
-            codes.append(_DCM_CODES[1])
-        if self.keep_characteristics:
-            codes.append(_DCM_CODES[2])
-        if self.keep_private:
-            methods.append("private tags retained")
-        ds.DeidentificationMethod = methods if len(methods) > 1 else methods[0]
-        items = []
-        for value, meaning in codes:
-            item = Dataset()
-            item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", meaning
-            items.append(item)
-        ds.DeidentificationMethodCodeSequence = Sequence(items)
-        ds.LongitudinalTemporalInformationModified = "MODIFIED" if self.shift_days is not None else "REMOVED"
-
-    # -- one report text file --------------------------------------------------------------------
-    def text(self, src: Path, rel: str) -> None:
-        raw = src.read_bytes()
+    def text(self, data: bytes, rel: str, ident: str) -> None:
         try:
-            text = raw.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
-            text = raw.decode("latin-1")
+            text = data.decode("latin-1")
         clean, findings = scrub_text(text, names=self.names)
-        atomic_write(self.out_dir / rel, clean)
+        out = f"reports/{self.keyed.name('report', rel)}.txt"
+        atomic_write(self.root / out, clean)
         kinds = Counter(f.kind for f in findings)
-        self.row(rel, "", "", "scrubbed", "; ".join(f"{k}={n}" for k, n in sorted(kinds.items())) or "nothing found")
+        self.audit.append((out, "", "", "scrubbed", "; ".join(f"{k}={n}" for k, n in sorted(kinds.items()))
+                           or "nothing found"))
+        self.mapping.append((ident, rel, out, "written", ""))
         self.counts["text_written"] += 1
 
-    def write_audit(self) -> Path:
-        path = self.out_dir / AUDIT_NAME
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(AUDIT_COLUMNS)
-        writer.writerows(self.audit)
-        return atomic_write(path, buf.getvalue())
+
+def _csv(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 def _first_line(e: BaseException) -> str:
@@ -208,17 +194,7 @@ def _first_line(e: BaseException) -> str:
     return lines[0] if lines else ""
 
 
-def _is_dicom(path: Path) -> bool:
-    """Part-10 files start with a 128-byte preamble and ``DICM``."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:] == b"DICM"
-
-
-def _check_dirs(in_dir: Path, out_dir: Path) -> tuple[Path, Path]:
+def _check_dirs(in_dir: Path, out_dir: Path, force: bool) -> tuple[Path, Path]:
     if not in_dir.is_dir():
         raise MedMLLMError(f"{in_dir}: input folder not found")
     src, dst = in_dir.resolve(), out_dir.resolve()
@@ -230,98 +206,125 @@ def _check_dirs(in_dir: Path, out_dir: Path) -> tuple[Path, Path]:
         raise MedMLLMError(f"{out_dir}: the output folder contains the input folder {in_dir}; choose a separate folder")
     if dst.exists() and not dst.is_dir():
         raise MedMLLMError(f"{out_dir}: exists and is not a folder")
+    if dst.is_dir() and any(dst.iterdir()) and not force:
+        raise MedMLLMError(f"{out_dir}: exists and is not empty; choose a new folder, or pass --force to replace it")
     return src, dst
 
 
-def _walk(root: Path) -> Iterable[tuple[Path, str, bool]]:
-    """(path, relative posix path, is_symlink) for every file under root, in sorted order."""
+def _check_mapping(mapping: str | Path | None, src: Path, dst: Path, force: bool) -> Path:
+    path = Path(mapping).resolve() if mapping is not None else dst.parent / f"{dst.name}{MAPPING_SUFFIX}"
+    if path == dst or path.is_relative_to(dst) or path.is_relative_to(src):
+        raise MedMLLMError(f"{path}: the mapping file (it holds input names) must be outside the input and output folders")
+    if path.is_dir():
+        raise MedMLLMError(f"{path}: the mapping file is a folder")
+    if path.exists() and not force:
+        raise MedMLLMError(f"{path}: the mapping file exists (an earlier run?); pass --force to replace it, or --mapping")
+    return path
+
+
+def _walk(root: Path) -> list[tuple[Path, str]]:
+    """(path, relative posix path) of every entry under root that is not a folder we descend into
+    (links to folders included, so they are listed), in sorted order."""
+    out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
-        for name in sorted(filenames):
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        for name in sorted(filenames + links):
             p = Path(dirpath) / name
-            yield p, p.relative_to(root).as_posix(), p.is_symlink()
+            out.append((p, p.relative_to(root).as_posix()))
+    return out
 
 
 def deid_folder(in_dir: str | Path, out_dir: str | Path, *, salt: str | None = None,
-                date_shift_days: int | str | None = None, keep_private: bool = False,
-                skip_burned_in: bool = False, on_error: str = "fail", names: Iterable[str] | None = None,
-                keep_patient_characteristics: bool = False) -> dict[str, Any]:
+                date_shift_days: int | str | None = None, keep_patient_characteristics: bool = False,
+                retain_device_identity: bool = False, retain_institution_identity: bool = False,
+                clean_descriptors: bool = False, safe_private: str | Path | Iterable[tuple[int, str, int]] | None = None,
+                allow_burned_in: bool = False, on_error: str = "fail", names: Iterable[str] | None = None,
+                mapping: str | Path | None = None, force: bool = False) -> dict[str, Any]:
     """De-identify every DICOM file (and scrub every ``.txt`` report) under ``in_dir`` into ``out_dir``.
 
     Args:
         in_dir: input folder (read only; never modified).
-        out_dir: output folder (created; must not be ``in_dir``, inside it, or contain it). It mirrors
-            the input's structure and gets ``deid_audit.csv``.
-        salt: secret key for the pseudonyms (UIDs, IDs, names): the same salt gives the same output,
-            so later batches match. ``None``: a random one (reported as ``salt_generated``; not saved).
-        date_shift_days: ``None`` removes/empties dates and times (Basic Profile); an integer shifts
-            every date by that many days (times kept, intervals kept); ``"auto"`` derives the shift
-            (62-730 days back) from the salt. Birth dates are always emptied.
-        keep_private: keep private tags (not conformant with the profile).
-        skip_burned_in: do not write files with BurnedInAnnotation=YES (they are always warned about).
-        on_error: ``"fail"``: the first unreadable DICOM raises ``MedMLLMError("<file>: ...")``;
-            ``"skip"``: it is counted and listed.
-        names: extra names for the report-text scrubber.
-        keep_patient_characteristics: Retain Patient Characteristics Option (age, sex, size, weight...).
+        out_dir: output folder: must not be ``in_dir``, inside it or contain it; an existing non-empty
+            one is refused unless ``force`` (then it is replaced at the end of a successful run).
+        salt: secret key for the UIDs and dummies: the same salt gives the same output, so later
+            batches match. ``None``: a random one (reported as ``salt_generated``; not saved).
+        date_shift_days: ``None``: dates and times follow the Basic Profile (removed, emptied or
+            dummies). An integer, or ``"auto"`` (62-730 days back, from the salt): the Retain
+            Longitudinal Temporal Information with Modified Dates Option; every listed date moves by
+            that many whole days (intervals and times of day kept). Birth dates are always emptied.
+        keep_patient_characteristics, retain_device_identity, retain_institution_identity,
+        clean_descriptors: the PS3.15 options of those names (Retain Patient Characteristics, ...).
+        safe_private: Retain Safe Private Option: a list file (``gggg,ee,Private Creator`` a line) or
+            (group, creator, offset) entries; other private tags are removed. ``None``: all removed.
+        allow_burned_in: write files whose pixels may show identity (see ``burned_in_risk``); they
+            are withheld by default. Either way they are listed.
+        on_error: ``"fail"``: the first unreadable DICOM raises ``MedMLLMError("<file>: ...")`` and
+            nothing is left behind; ``"skip"``: it is counted and listed.
+        names: extra names for the text scrubber (reports and cleaned descriptors).
+        mapping: where the input-to-output mapping goes (default ``<out_dir>.mapping-PRIVATE.csv``
+            beside it); it holds input names, so it must be outside both folders.
+        force: replace a non-empty ``out_dir`` and an existing mapping file.
 
     Returns:
         stats: files_written, dicom_written, text_written, uids_remapped, tags_removed, tags_emptied,
-        tags_replaced, tags_shifted, burned_in (list), skipped (list of {file, reason}), errors
-        (list of {file, error}), salt_generated, date_shift_days, audit (path).
+        tags_replaced, tags_shifted, tags_cleaned, burned_in (input ids), skipped (list of {id, file,
+        reason}), errors (list of {id, file, error}), salt_generated, date_shift_days, options
+        (CID 7050 meanings), audit (path), mapping (path).
     """
     if on_error not in ("fail", "skip"):
         raise MedMLLMError(f"--on-error: {on_error!r} is not one of fail, skip")
-    in_dir, out_dir = Path(in_dir), Path(out_dir)
-    src_root, dst_root = _check_dirs(in_dir, out_dir)
+    src, dst = _check_dirs(Path(in_dir), Path(out_dir), force)
+    mapping_path = _check_mapping(mapping, src, dst, force)
     salt_generated = salt is None
-    if salt is None:
-        salt = secrets.token_hex(16)
-    elif not str(salt):
+    salt = secrets.token_hex(16) if salt is None else str(salt)
+    if not salt:
         raise MedMLLMError("--salt: must not be empty")
-    salt = str(salt)
     shift = parse_shift(date_shift_days, salt)
-    run = _Run(src_root, dst_root, salt, shift, keep_private, keep_patient_characteristics, skip_burned_in,
-               list(names or []))
-    dst_root.mkdir(parents=True, exist_ok=True)
+    safe = load_safe_private(safe_private) if isinstance(safe_private, (str, Path)) else frozenset(safe_private or ())
+    options = Options(retain_modified_dates=shift is not None, retain_patient_characteristics=keep_patient_characteristics,
+                      retain_safe_private=safe_private is not None, retain_device_identity=retain_device_identity,
+                      retain_institution_identity=retain_institution_identity, clean_descriptors=clean_descriptors)
+    keyed = Keyed(salt)
+    names = list(names or [])
+    files = _walk(src)
+    done = False
+    try:
+        with atomic_folder(dst) as tmp:
+            run = _Run(tmp, Deidentifier(options, keyed, shift, safe, names), keyed, options, shift,
+                       allow_burned_in, names)
+            _run_all(run, files, on_error)
+            atomic_write(tmp / AUDIT_NAME, _csv(AUDIT_COLUMNS, run.audit))
+            atomic_write(mapping_path, _csv(MAPPING_COLUMNS, run.mapping))
+            done = True
+    except BaseException:
+        if done:  # the folder could not be renamed into place: the mapping goes too
+            mapping_path.unlink(missing_ok=True)
+        raise
+    return {**_stats(run), "salt_generated": salt_generated, "date_shift_days": shift,
+            "options": [meaning for _, meaning in options.codes()[1:]], "audit": dst / AUDIT_NAME,
+            "mapping": mapping_path}
 
+
+def _stats(run: _Run) -> dict[str, Any]:
+    c = run.counts
+    return {"files_written": c["dicom_written"] + c["text_written"], "dicom_written": c["dicom_written"],
+            "text_written": c["text_written"], "uids_remapped": len(run.deid.uids), "tags_removed": c["removed"],
+            "tags_emptied": c["emptied"], "tags_replaced": c["replaced"], "tags_shifted": c["shifted"],
+            "tags_cleaned": c["cleaned"], "burned_in": list(run.burned_in), "skipped": list(run.skipped),
+            "errors": list(run.errors)}
+
+
+def _run_all(run: _Run, files: list[tuple[Path, str]], on_error: str) -> None:
     from tqdm import tqdm
 
-    for path, rel, is_link in tqdm(list(_walk(src_root)), desc="deid", unit=" files", file=sys.stderr,
-                                   disable=None, leave=False):
-        if is_link:
-            run.skip(rel, "symbolic link: not followed")
-            continue
-        suffix = path.suffix.lower()
+    for number, (path, rel) in enumerate(tqdm(files, desc="deid", unit=" files", file=sys.stderr, disable=None,
+                                              leave=False), 1):
+        ident = f"input#{number:05d}"
         try:
-            if suffix in TEXT_SUFFIXES:
-                run.text(path, rel)
-            elif suffix in DICOM_SUFFIXES or _is_dicom(path):
-                run.dicom(path, rel)
-            else:
-                run.skip(rel, "not DICOM or .txt: not copied (may hold PHI)")
-        except (_FileError, OSError) as e:
-            message = str(e) if isinstance(e, _FileError) else f"{type(e).__name__}: {e.strerror or e}"
-            run.row(rel, "", "", "error", message if isinstance(e, _FileError) else type(e).__name__)
+            run.file(path, rel, ident)
+        except (FileError, OSError) as e:
+            message = str(e) if isinstance(e, FileError) else f"{type(e).__name__}: {e.strerror or e}"
+            run.error(ident, rel, message, e.text if isinstance(e, FileError) else type(e).__name__)
             if on_error == "fail":
-                run.write_audit()
                 raise MedMLLMError(f"{path}: {message}") from None
-            run.errors.append({"file": rel, "error": message})
-
-    audit = run.write_audit()
-    c = run.counts
-    return {
-        "files_written": c["dicom_written"] + c["text_written"],
-        "dicom_written": c["dicom_written"],
-        "text_written": c["text_written"],
-        "uids_remapped": len(run.uids),
-        "tags_removed": c["tags_removed"],
-        "tags_emptied": c["tags_emptied"],
-        "tags_replaced": c["tags_replaced"],
-        "tags_shifted": c["tags_shifted"],
-        "burned_in": list(run.burned_in),
-        "skipped": list(run.skipped),
-        "errors": list(run.errors),
-        "salt_generated": salt_generated,
-        "date_shift_days": shift,
-        "audit": audit,
-    }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..files import atomic_path, atomic_write
 
-REFERENCE_LIBRARIES = ("torch", "transformers", "pycocoevalcap", "rouge-score", "sacrebleu", "nltk", "dicognito")
+REFERENCE_LIBRARIES = ("torch", "transformers", "pycocoevalcap", "rouge-score", "sacrebleu", "nltk")
 
 
 def library_versions(names: tuple[str, ...] = REFERENCE_LIBRARIES) -> dict[str, str]:

@@ -1,10 +1,12 @@
-"""De-identification of a MedSynth DICOM folder: Basic Profile attributes, UIDs, dates, audit, safety."""
+"""De-identification of a MedSynth DICOM folder: Basic Profile attributes, UIDs, dates, neutral names,
+the private mapping, the audit, burned-in files, errors. (Every row of Table E.1-1: test_deid_table.py.)"""
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +54,12 @@ def _hash_tree(root: Path) -> dict[str, str]:
 
 def _dcm_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.dcm"))
+
+
+def _mapping(out: Path) -> dict[str, str]:
+    """Input path (relative) -> output path (absolute) of every written file, from the private mapping."""
+    rows = csv.DictReader((out.parent / f"{out.name}.mapping-PRIVATE.csv").open())
+    return {r["input"]: out / r["output"] for r in rows if r["status"] == "written"}
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +120,12 @@ def result(source, tmp_path_factory):
 
 
 def _pairs(source: Path, out: Path):
+    """(input path, input, output) of every DICOM written (the burned-in one is withheld by default)."""
+    written = _mapping(out)
     for src in _dcm_files(source):
-        rel = src.relative_to(source)
-        yield rel, pydicom.dcmread(src), pydicom.dcmread(out / rel)
+        rel = src.relative_to(source).as_posix()
+        if rel in written:
+            yield rel, pydicom.dcmread(src), pydicom.dcmread(written[rel])
 
 
 def _uids(ds) -> list[tuple[str, str]]:
@@ -135,14 +146,21 @@ def _uids(ds) -> list[tuple[str, str]]:
     return found
 
 
-def test_input_unchanged_and_structure_mirrored(source, result):
+def test_input_unchanged_and_names_neutral(source, result):
     out, stats = result["a"]
     assert result["input_unchanged"]
-    assert stats["dicom_written"] == 6 and stats["text_written"] == 1
-    for src in _dcm_files(source):
-        assert (out / src.relative_to(source)).is_file()
-    assert (out / "followup" / "img1.dcm").is_file()
-    assert not list(out.rglob("*.tmp*")) and not list(out.rglob(".*"))
+    assert stats["dicom_written"] == 5 and stats["text_written"] == 1  # the burned-in file is withheld
+    written = _mapping(out)
+    assert set(written) == {p.relative_to(source).as_posix() for p in _dcm_files(source)} - {BURNED} | {"report.txt"}
+    for rel, path in written.items():
+        assert path.is_file()
+        if rel.endswith(".dcm"):
+            ds = pydicom.dcmread(path)
+            assert path.relative_to(out).as_posix() == f"{ds.StudyInstanceUID}/{ds.SeriesInstanceUID}/{ds.SOPInstanceUID}.dcm"
+    names = {part for p in source.rglob("*") for part in p.relative_to(source).parts} | {"xray", "followup", "img0"}
+    for p in out.rglob("*"):
+        assert not set(p.relative_to(out).parts) & names, p
+    assert not list(out.rglob("*.tmp*")) and not list(out.rglob(".*")) and not list(out.parent.glob(".*tmp*"))
 
 
 def test_basic_profile_attributes_do_not_keep_original_values(source, result):
@@ -159,7 +177,7 @@ def test_basic_profile_attributes_do_not_keep_original_values(source, result):
             assert old not in str(after), f"{rel}: the original {keyword} value is still somewhere in the file"
         old_uids = {v for _, v in _uids(before)}
         assert old_uids and not old_uids & {v for _, v in _uids(after)}, f"{rel}: an original UID survived"
-        assert after.get("PatientIdentityRemoved") == "YES" or after.get("BurnedInAnnotation") == "YES"
+        assert after.PatientIdentityRemoved == "YES"
         assert after.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
     assert checked >= set(BASIC_PROFILE_ATTRIBUTES) | set(DATE_ATTRIBUTES)  # every listed attribute was tested
 
@@ -187,22 +205,27 @@ def test_uids_consistent_within_study_and_distinct_across_studies(source, result
     assert len(set(mapping.values())) == len(mapping)  # different inputs, different outputs
     first = FIRST
     assert studies["followup/img0.dcm"] == studies["followup/img1.dcm"] == studies[first]
-    assert len(set(studies.values())) == 4  # four studies stay four
-    s0, s1 = (pydicom.dcmread(out / "followup" / f"img{i}.dcm") for i in range(2))
-    assert s0.SeriesInstanceUID == s1.SeriesInstanceUID != pydicom.dcmread(out / first).SeriesInstanceUID
+    assert len(set(studies.values())) == 3  # three studies written (the burned-in one withheld) stay three
+    written = _mapping(out)
+    s0, s1 = (pydicom.dcmread(written[f"followup/img{i}.dcm"]) for i in range(2))
+    assert s0.SeriesInstanceUID == s1.SeriesInstanceUID != pydicom.dcmread(written[first]).SeriesInstanceUID
     assert s0.SOPInstanceUID != s1.SOPInstanceUID
-    # a reference to another file's instance points at that file's new UID
-    assert s0.SourceImageSequence[0].ReferencedSOPInstanceUID == pydicom.dcmread(out / first).SOPInstanceUID
-    assert stats["uids_remapped"] == len(mapping)
+    assert s0.PatientID == s1.PatientID == pydicom.dcmread(written[first]).PatientID  # one dummy per value
+    # a reference to another file's instance points at that file's new UID (X/Z/U*: kept, UIDs remapped)
+    assert s0.SourceImageSequence[0].ReferencedSOPInstanceUID == pydicom.dcmread(written[first]).SOPInstanceUID
+    assert stats["uids_remapped"] >= len(mapping)
 
 
 def test_same_salt_same_output_other_salt_differs(source, result):
     (a, _), (a2, _), (b, stats_b) = result["a"], result["a2"], result["b"]
-    for path in _dcm_files(a):
-        rel = path.relative_to(a)
-        assert path.read_bytes() == (a2 / rel).read_bytes(), rel
-        da, db = pydicom.dcmread(path), pydicom.dcmread(b / rel)
-        assert da.SOPInstanceUID != db.SOPInstanceUID and da.PatientID != db.PatientID
+    assert sorted(p.relative_to(a) for p in a.rglob("*")) == sorted(p.relative_to(a2) for p in a2.rglob("*"))
+    for path in filter(Path.is_file, a.rglob("*")):
+        assert path.read_bytes() == (a2 / path.relative_to(a)).read_bytes(), path
+    in_b = _mapping(b)
+    for rel, path in _mapping(a).items():
+        if rel.endswith(".dcm"):
+            da, db = pydicom.dcmread(path), pydicom.dcmread(in_b[rel])
+            assert da.SOPInstanceUID != db.SOPInstanceUID and da.PatientID != db.PatientID
     assert not stats_b["salt_generated"] and not result["a"][1]["salt_generated"]
 
 
@@ -230,31 +253,36 @@ def test_date_shift_keeps_intervals_and_no_shift_removes_dates(source, result):
         assert after.LongitudinalTemporalInformationModified == "MODIFIED"
     base_new = day(pairs[str(first)][1].StudyDate)
     assert day(pairs["followup/img0.dcm"][1].SeriesDate) - base_new == dt.timedelta(days=3)
-    # without a shift the dates are emptied (type 2) or removed
+    # without a shift: emptied (Z, X/Z) or a dummy (X/D: valid where the IOD makes it type 1)
     out_b, stats_b = result["b"]
-    after = pydicom.dcmread(out_b / first)
-    assert stats_b["date_shift_days"] is None
-    assert after.get("StudyDate", "") == "" and "SeriesDate" not in after and "AcquisitionDate" not in after
+    after = pydicom.dcmread(_mapping(out_b)[first])
+    assert stats_b["date_shift_days"] is None and after.LongitudinalTemporalInformationModified == "REMOVED"
+    assert after.StudyDate == "" and after.AcquisitionDate == "" and after.SeriesDate == "19000101"
+    assert after.ContentDate == "19000101" and after.AcquisitionTime == ""
 
 
-def test_burned_in_annotation_warned_and_optionally_skipped(source, result, tmp_path):
+def test_burned_in_annotation_withheld_unless_allowed(source, result, tmp_path):
     out, stats = result["a"]
-    burned = BURNED
-    assert stats["burned_in"] == [burned]
+    (ident,) = stats["burned_in"]
+    assert [s["file"] for s in stats["skipped"] if s["id"] == ident] == [BURNED] and BURNED not in _mapping(out)
     rows = list(csv.DictReader((out / "deid_audit.csv").open()))
-    assert any(r["file"] == burned and r["keyword"] == "BurnedInAnnotation" and r["action"] == "warning" for r in rows)
-    assert "PatientIdentityRemoved" not in pydicom.dcmread(out / burned)
-    stats2 = deid_folder(source, tmp_path / "o", salt=SALT, skip_burned_in=True)
-    assert not (tmp_path / "o" / burned).exists() and stats2["dicom_written"] == 5
-    assert {"file": burned, "reason": "BurnedInAnnotation=YES (--skip-burned-in)"} in stats2["skipped"]
+    assert [r["action"] for r in rows if r["file"] == ident] == ["withheld"]
+    stats2 = deid_folder(source, tmp_path / "o", salt=SALT, allow_burned_in=True)
+    written = _mapping(tmp_path / "o")
+    assert stats2["dicom_written"] == 6 and len(stats2["burned_in"]) == 1
+    after = pydicom.dcmread(written[BURNED])
+    assert "PatientIdentityRemoved" not in after and after.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
+    out_name = written[BURNED].relative_to(tmp_path / "o").as_posix()
+    rows = list(csv.DictReader((tmp_path / "o" / "deid_audit.csv").open()))
+    assert any(r["file"] == out_name and r["action"] == "warning" for r in rows)
 
 
 def test_non_dicom_skipped_and_report_scrubbed(source, result):
     out, stats = result["a"]
-    assert not (out / "scan.pdf").exists() and not (out / "xray").joinpath("xray-00000.png").exists()
     skipped = {s["file"] for s in stats["skipped"]}
     assert {"scan.pdf", "xray/xray-00000.png", "medsynth.json"} <= skipped
-    report = (out / "report.txt").read_text()
+    assert not list(out.rglob("*.pdf")) and not list(out.rglob("*.png")) and not list(out.rglob("*.json"))
+    report = _mapping(out)["report.txt"].read_text()
     assert "Jane Roe" not in report and "7654321" not in report and "Okafor" not in report
     assert "[NAME]" in report and "[DATE]" in report and "[ID]" in report
 
@@ -265,8 +293,9 @@ def test_audit_log_has_actions_and_no_original_values(source, result):
     rows = list(csv.DictReader(text.splitlines()))
     assert list(rows[0]) == ["file", "tag", "keyword", "action", "detail"]
     actions = {r["action"] for r in rows}
-    assert {"removed", "replaced", "shifted", "emptied", "kept", "skipped", "scrubbed", "warning"} <= actions
-    assert any(r["keyword"] == "PatientName" and r["action"] == "replaced" for r in rows)
+    assert {"removed", "replaced", "shifted", "emptied", "kept", "skipped", "scrubbed", "withheld", "added"} <= actions
+    assert any(r["keyword"] == "PatientName" and r["action"] == "emptied" for r in rows)  # Z
+    assert any(r["keyword"] == "PatientID" and r["action"] == "replaced" for r in rows)  # Z/D: a keyed dummy
     assert any(r["keyword"] == "(private)" and r["action"] == "removed" for r in rows)
     originals = set(PLANTED.values())
     for rel, before, _ in _pairs(source, out):
@@ -277,9 +306,9 @@ def test_audit_log_has_actions_and_no_original_values(source, result):
                 originals.add(str(elem.value))
         originals.add(str(before.file_meta.MediaStorageSOPInstanceUID))
     originals -= {"MONOCHROME2", "CHEST", "1.4", "FOR PRESENTATION"}
-    paths = " ".join(p.relative_to(source).as_posix() for p in source.rglob("*"))
-    originals = {v for v in originals if v not in paths}  # file names are mirrored by design (StudyID == case id)
+    originals |= {part for p in source.rglob("*") for part in p.relative_to(source).parts}  # input names too
     assert len(originals) > 30
+    text = re.sub(r"input#\d{5}", "input#", text)  # our own ids of the inputs (StudyID 00003 is not in them)
     leaked = sorted(v for v in originals if v in text)
     assert not leaked, f"original values in the audit: {leaked}"
 
@@ -310,16 +339,18 @@ def test_corrupt_dicom_one_line_error_or_skip(corrupt_dir, tmp_path):
     message = str(err.value)
     assert "\n" not in message and message.startswith(str(corrupt_dir / "cut.dcm") + ": ")
     assert "truncated" in message
+    assert not (tmp_path / "o1").exists() and not list(tmp_path.glob("o1*")) and not list(tmp_path.glob(".o1*"))
     stats = deid_folder(corrupt_dir, tmp_path / "o2", salt=SALT, on_error="skip")
-    assert stats["dicom_written"] == 1 and {e["file"] for e in stats["errors"]} == {"cut.dcm", "junk.dcm"}
-    assert not (tmp_path / "o2" / "cut.dcm").exists() and (tmp_path / "o2" / "good.dcm").exists()
+    assert stats["dicom_written"] == 1 and {e["file"] for e in stats["errors"]} == {"cut.dcm"}
+    assert {s["file"] for s in stats["skipped"]} == {"junk.dcm"}  # not DICOM by content, whatever its name
+    assert set(_mapping(tmp_path / "o2")) == {"good.dcm"}
 
 
 def test_random_salt_reported(source, tmp_path):
     stats = deid_folder(source / "followup", tmp_path / "r1")
     stats2 = deid_folder(source / "followup", tmp_path / "r2")
     assert stats["salt_generated"] and stats2["salt_generated"]
-    a, b = (pydicom.dcmread(tmp_path / d / "img0.dcm") for d in ("r1", "r2"))
+    a, b = (pydicom.dcmread(_mapping(tmp_path / d)["img0.dcm"]) for d in ("r1", "r2"))
     assert a.StudyInstanceUID != b.StudyInstanceUID
 
 
@@ -333,12 +364,13 @@ def test_bundled_pydicom_files(tmp_path):
         (src / name).write_bytes(Path(get_testdata_file(name)).read_bytes())
     stats = deid_folder(src, tmp_path / "out", salt=SALT, date_shift_days="auto")
     assert stats["dicom_written"] == 3 and not stats["errors"] and -730 <= stats["date_shift_days"] <= -62
+    written = _mapping(tmp_path / "out")
     for name in ("CT_small.dcm", "MR_small.dcm"):
-        before, after = pydicom.dcmread(src / name), pydicom.dcmread(tmp_path / "out" / name)
+        before, after = pydicom.dcmread(src / name), pydicom.dcmread(written[name])
         assert after.PixelData == before.PixelData
         assert str(after.PatientName) != str(before.PatientName) and after.PatientID != before.PatientID
         assert not any(e.tag.is_private for e in after.iterall())
-    ecg_b, ecg_a = (pydicom.dcmread(d / "waveform_ecg.dcm") for d in (src, tmp_path / "out"))
+    ecg_b, ecg_a = pydicom.dcmread(src / "waveform_ecg.dcm"), pydicom.dcmread(written["waveform_ecg.dcm"])
     assert ecg_a.WaveformSequence[0].WaveformData == ecg_b.WaveformSequence[0].WaveformData
 
 
@@ -352,16 +384,17 @@ def test_cli_success_and_bad_input(source, corrupt_dir, tmp_path):
     ok = _cli("deid", str(source), str(tmp_path / "out"), "--salt", SALT, "--date-shift-days", "-30")
     assert ok.returncode == 0, ok.stderr
     summary = ok.stdout.splitlines()[0]
-    assert "wrote 7 file(s)" in summary and "UID(s) remapped" in summary and "1 burned-in warning" in summary
+    assert "wrote 6 file(s)" in summary and "UID(s) remapped" in summary and "1 burned-in" in summary
     assert "skipped" in summary and "random salt" not in ok.stdout
-    assert "BurnedInAnnotation=YES" in ok.stderr
-    assert (tmp_path / "out" / "deid_audit.csv").is_file()
+    assert "withheld (--allow-burned-in writes them)" in ok.stderr and "xray" not in ok.stdout + ok.stderr
+    assert "keep it private" in ok.stdout and "Modified Dates Option" in ok.stdout
+    assert (tmp_path / "out" / "deid_audit.csv").is_file() and (tmp_path / "out.mapping-PRIVATE.csv").is_file()
 
     bad = _cli("deid", str(corrupt_dir), str(tmp_path / "out2"), "--salt", SALT)
     assert bad.returncode != 0
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "cut.dcm" in lines[0], bad.stderr
-    assert "Traceback" not in bad.stderr + bad.stdout
+    assert "Traceback" not in bad.stderr + bad.stdout and not (tmp_path / "out2").exists()
 
     inside = _cli("deid", str(source), str(source / "x"))
     assert inside.returncode != 0 and inside.stderr.strip().startswith("error: ") and "Traceback" not in inside.stderr

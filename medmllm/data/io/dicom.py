@@ -20,14 +20,14 @@ def read_dataset(path: Path, header_only: bool = False):
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    from .sniff import _looks_like_raw_dicom
+    from .sniff import looks_like_raw_dicom
 
     try:
         try:
             return pydicom.dcmread(path, stop_before_pixels=header_only)
         except InvalidDicomError:
             with open(path, "rb") as f:
-                if not _looks_like_raw_dicom(f.read(16)):
+                if not looks_like_raw_dicom(f.read(16)):
                     raise
             return pydicom.dcmread(path, stop_before_pixels=header_only, force=True)
     except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as e:

@@ -57,13 +57,13 @@ def detect_format(path: str | Path) -> str:
         return "nifti"
     if len(head) >= 348 and (head[344:348] in (b"n+1\x00", b"ni1\x00") or head[4:8] in (b"n+2\x00", b"ni2\x00")):
         return "nifti"
-    if name.endswith(".dcm") or _looks_like_raw_dicom(head):
+    if name.endswith(".dcm") or looks_like_raw_dicom(head):
         return "dicom"
     raise MedMLLMError(f"{path}: unrecognised file content ({_describe(head)}); expected PNG, JPEG, TIFF, "
                        "DICOM, NIfTI, .npy or a WFDB record")
 
 
-def _looks_like_raw_dicom(head: bytes) -> bool:
+def looks_like_raw_dicom(head: bytes) -> bool:
     """DICOM written without the 128-byte preamble and file meta: starts with a group
     0002 or 0008 element whose VR (explicit) or length (implicit) is plausible."""
     if len(head) < 8 or head[:2] not in (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08"):
