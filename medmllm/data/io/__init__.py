@@ -59,8 +59,9 @@ def _load_pil(path: Path, fmt: str) -> Loaded:
                 mode = im.mode
                 im = im.convert("RGB") if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA") else im.convert("F")
                 arr = np.asarray(im, dtype=np.float32)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise MedMLLMError(f"{path}: image too large to decode safely ({brief(e)})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:  # PIL's check, at open
+        raise MedMLLMError(f"{path}: image exceeds the limit of {limits.current().pixels:,} pixels (raise it with "
+                           f"--max-pixels or {limits.ENV['pixels']}; {brief(e)})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise MedMLLMError(f"{path}: not a readable {fmt.upper()} image ({e.__class__.__name__}: "
                            f"{brief(e)})") from None

@@ -18,11 +18,13 @@ def load_nifti(path: Path) -> Loaded:
         img = nib.load(str(path))
     except Exception as e:
         raise MedMLLMError(f"{path}: not a readable NIfTI volume ({brief(e)})") from None
-    _check_header(img, path)
     try:
+        _check_header(img, path)
         original = "".join(nib.aff2axcodes(img.affine))
         img = nib.as_closest_canonical(img)
         data = np.asarray(img.dataobj, dtype=np.float32)
+    except MedMLLMError:
+        raise
     except Exception as e:  # nibabel raises many types for bad headers and truncated data
         raise MedMLLMError(f"{path}: not a readable NIfTI volume ({brief(e)})") from None
     shape = list(data.shape)
@@ -45,12 +47,9 @@ def _check_header(img, path: Path) -> None:
     voxels = int(np.prod(shape, dtype=np.float64))
     limits.check(path, f"dim {'×'.join(map(str, shape))} =", voxels, "voxels")
     limits.check(path, "voxel data of", voxels * max(img.get_data_dtype().itemsize, 4), "bytes")
-    zooms = img.header.get_zooms()[:3]
+    zooms = img.header.get_zooms()[:3]  # nibabel already sets zero pixdims to 1; NaN and inf stay
     if not all(np.isfinite(z) and z > 0 for z in zooms):
         raise MedMLLMError(f"{path}: pixdim (voxel spacing) must be finite and positive, got {[float(z) for z in zooms]}")
-    slope, inter = img.header.get_slope_inter()
-    if any(v is not None and not np.isfinite(v) for v in (slope, inter)):
-        raise MedMLLMError(f"{path}: scl_slope/scl_inter is not finite ({slope}, {inter})")
 
 
 def read_npy(path: Path) -> np.ndarray:
@@ -58,9 +57,12 @@ def read_npy(path: Path) -> np.ndarray:
     from .sniff import _exists
 
     try:
-        mapped = np.load(_exists(path), mmap_mode="r", allow_pickle=False)  # the header only, so far
-        limits.check(path, f"shape {'×'.join(map(str, mapped.shape))} =", mapped.size, "voxels")
-        data = np.array(mapped)
+        with open(_exists(path), "rb") as f:  # the header first: its shape is checked before the data is read
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape = read(f)[0]
+        limits.check(path, f"shape {'×'.join(map(str, shape))} =", int(np.prod(shape, dtype=np.float64)), "voxels")
+        data = np.load(path, allow_pickle=False)
     except MedMLLMError:
         raise
     except Exception as e:
