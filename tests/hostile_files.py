@@ -7,15 +7,12 @@ claim their size in the header (the readers must refuse from the header, so the 
 """
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 CASES: dict[str, object] = {}
 

@@ -2,7 +2,6 @@
 configs, checkpoints, `score` inputs and `data convert` sources."""
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import pickle
@@ -322,7 +321,8 @@ def convert(src: Path, out: Path, *needles) -> Case:
 
 @case
 def convert_path_escape(d):
-    return convert(llava(d, "../../../../etc/passwd"), d / "new" / "sub" / "m.jsonl", "etc/passwd", "outside")
+    escape = os.path.relpath("/etc/passwd", d / "src")  # ../../../../etc/passwd, as deep as needed to exist
+    return convert(llava(d, escape), d / "new" / "sub" / "m.jsonl", "etc/passwd", "outside")
 
 
 @case

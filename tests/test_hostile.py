@@ -105,3 +105,12 @@ def test_baseline_memory():
     """The floor the 500 MB bound sits on: the CLI's own start-up (see the module docstring)."""
     code, _, _, rss = run_cli(["--help"])
     assert code == 0 and rss < 200, rss
+
+
+def test_peak_memory_summary(results, capsys):
+    """The largest peak RSS over all cases (printed with -s; asserted per case above)."""
+    peaks = {name: r[-1] for name, r in results.items()}
+    worst = max(peaks, key=peaks.get)
+    with capsys.disabled():
+        print(f"\nhostile cases: {len(peaks)}, peak RSS max {peaks[worst]:.0f} MB ({worst})")
+    assert peaks[worst] < MAX_RSS_MB
