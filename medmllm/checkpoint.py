@@ -30,8 +30,42 @@ def load_pretrained(folder: str | Path, merge: bool = False, is_trainable: bool 
         return _load_adapter(folder, merge=merge, is_trainable=is_trainable)
     if not (folder / "config.json").is_file():
         raise MedMLLMError(f"{folder}: not a saved medmllm model (no config.json or {ADAPTER_CONFIG})")
+    check_weights(folder)
     processor = MedMLLMProcessor.from_pretrained(folder)
-    return MedMLLM.from_pretrained(folder), processor
+    return _load_weights(folder), processor
+
+
+WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+
+
+def check_weights(folder: Path) -> None:
+    """Safetensors only: a pickled `pytorch_model.bin` is never opened (unpickling runs code); a single
+    `model.safetensors` has its header read (safetensors checks it against the file's length), so a
+    garbage or truncated file is one line naming it before anything else is loaded."""
+    if not any((folder / name).is_file() for name in WEIGHTS):
+        pickles = sorted(p.name for p in folder.glob("*.bin"))
+        why = f"{', '.join(pickles)} is a pickle, which is never loaded" if pickles else "no model.safetensors"
+        raise MedMLLMError(f"{folder}: {why}; save the weights as safetensors")
+    single = folder / WEIGHTS[0]
+    if single.is_file():
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(single), framework="pt") as f:
+                f.keys()
+        except Exception as e:  # SafetensorError, OSError, ...
+            raise MedMLLMError(f"{single}: corrupt or truncated safetensors file ({brief(e)})") from None
+
+
+def _load_weights(folder: Path) -> MedMLLM:
+    """`MedMLLM.from_pretrained` on safetensors only; any failure left is one line naming the file."""
+    try:
+        return MedMLLM.from_pretrained(folder, use_safetensors=True)
+    except MedMLLMError:
+        raise
+    except Exception as e:  # safetensors' own error types, OSError, ValueError, RuntimeError, KeyError
+        raise MedMLLMError(f"{folder / WEIGHTS[0]}: corrupt, truncated or mismatched weights "
+                           f"({type(e).__name__}: {brief(e)})") from None
 
 
 def _load_adapter(folder: Path, merge: bool, is_trainable: bool):

@@ -331,7 +331,11 @@ def apply_override(data: dict, item: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise MedMLLMError(f"override {item!r}: '{part}' is not a section")
-    node[leaf] = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        node[leaf] = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise MedMLLMError(f"override {key.strip()!r}: value {raw[:40]!r} is not valid YAML "
+                           f"({str(e).splitlines()[0]})") from None
 
 
 def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
@@ -340,9 +344,13 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise MedMLLMError(f"{path}: config file not found")
+            raise MedMLLMError(f"{path}: {'is not a regular file' if path.exists() else 'config file not found'}")
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as e:
+            raise MedMLLMError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save the config as UTF-8") from None
+        except RecursionError:
+            raise MedMLLMError(f"{path}: not valid YAML (nested too deeply)") from None
         except yaml.YAMLError as e:
             raise MedMLLMError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
         if not isinstance(data, dict):

@@ -1,9 +1,10 @@
-"""Writing files and folders so that nobody ever sees half of one (a leaf: no medmllm imports).
+"""Writing files and folders so that nobody ever sees half of one (a leaf: imports only `errors`).
 
 Everything medmllm writes (manifests, models, plots, results, de-identified files) is written under
 a hidden temporary name beside its destination and renamed into place with `os.replace`, which is
 atomic on one file system. A failure, or Ctrl-C, removes the temporary and leaves the destination
-as it was. The temporary keeps the destination's suffix, so writers that pick a format from the
+as it was, and removes the parent folders the write created. A file destination that is an existing
+folder is refused in one line before anything is written. The temporary keeps the destination's suffix, so writers that pick a format from the
 name (matplotlib's `savefig`) still work.
 
     with atomic_path(out / "loss.png") as tmp:     # any writer that takes a path
@@ -23,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from .errors import MedMLLMError
+
 
 def _sibling(path: Path) -> Path:
     """A hidden temporary name beside `path`, unique to this process, with the same suffix."""
@@ -41,20 +44,30 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write `path` through; it is renamed onto `path` when the block
     ends without an error, and removed otherwise. Parent folders are created."""
     path = Path(path)
+    created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _sibling(path)
     _remove(tmp)
+    done = False
     try:
         yield tmp
         os.replace(tmp, path)
+        done = True
     finally:
         if tmp.exists() or tmp.is_symlink():
             _remove(tmp)
+        for folder in created if not done else []:  # innermost first: only the ones left empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """`open(path, mode)` through `atomic_path`: the file appears whole when the block ends."""
+    if Path(path).is_dir():
+        raise MedMLLMError(f"{path}: is a folder; give a file name to write")
     with atomic_path(path) as tmp, open(tmp, mode, encoding=None if "b" in mode else encoding) as f:
         yield f
 

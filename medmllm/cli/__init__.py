@@ -47,6 +47,23 @@ def main() -> None:
         _fail(f"{type(e).__name__}: {msg[-1] if msg else ''}", 1)
 
 
+def print_json(obj) -> None:
+    """Print one JSON object, strictly: NaN and infinities become null (they are not JSON)."""
+    import json
+    import math
+
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+
+    print(json.dumps(clean(obj), allow_nan=False))
+
+
 def _fail(message: str, code: int) -> None:
     """Close any open progress bar first, so the error is the last line the user sees."""
     from tqdm import tqdm

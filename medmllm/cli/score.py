@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import app
+from . import app, print_json
 
 
 @app.command()
@@ -21,12 +21,17 @@ def score(task: Annotated[str, typer.Argument(help="vqa or report.")],
                                                                "CIDEr-D), r2gen, none. Unset, rouge-score and sacrebleu "
                                                                "use their own tokenizers.")] = None,
           json_: Annotated[bool, typer.Option("--json", help="Print one JSON object (metrics, per_sample, convention, "
-                                                             "versions, n, unavailable).")] = False) -> None:
+                                                             "versions, n, unavailable).")] = False,
+          max_chars: Annotated[int, typer.Option("--max-chars", help="Longest pred/ref/question scored, in characters.")] = 100_000) -> None:
     """Score predictions against references: VQA closed accuracy / open recall / open F1 / exact match
     under a named convention, or report BLEU-1..4, METEOR, ROUGE-L, CIDEr-D (values 0-1, CIDEr-D 0-10)."""
-    import json
-
+    from ..errors import MedMLLMError
     from ..eval.score import score_file, table
 
-    result = score_file(task, predictions, convention=convention, tokenize=tokenize)
-    print(json.dumps(result) if json_ else table(result, task, predictions))
+    if max_chars <= 0:
+        raise MedMLLMError(f"--max-chars: must be positive, got {max_chars}")
+    result = score_file(task, predictions, convention=convention, tokenize=tokenize, max_chars=max_chars)
+    if json_:
+        print_json(result)
+    else:
+        print(table(result, task, predictions))

@@ -11,8 +11,10 @@ from ..errors import MedMLLMError, brief
 def iter_records(path: str | Path) -> Iterator[tuple[int, int, dict | MedMLLMError]]:
     """Yield (line number, byte offset, record or the error that line has) for each non-empty line."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise MedMLLMError(f"{path}: manifest not found")
+    if not path.is_file():
+        raise MedMLLMError(f"{path}: is not a regular file (a folder, FIFO or device)")
     with open(path, "rb") as f:
         offset = 0
         for lineno, line in enumerate(f, 1):
@@ -24,5 +26,7 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, int, dict | MedMLLMErr
                 if not isinstance(rec, dict):
                     raise ValueError("not a JSON object")
                 yield lineno, start, rec
+            except RecursionError:
+                yield lineno, start, MedMLLMError(f"{path}:{lineno}: not valid JSON (nested too deeply)")
             except ValueError as e:
                 yield lineno, start, MedMLLMError(f"{path}:{lineno}: not valid JSON ({brief(e)})")

@@ -105,7 +105,12 @@ class MedMLLMProcessor:
         if not cfg.is_file():
             raise MedMLLMError(f"{folder}: not a medmllm model folder (no {cls.config_name})")
         try:
-            settings = ProcessorSettings(**json.loads(cfg.read_text()))
+            data = json.loads(cfg.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+            settings = ProcessorSettings(**data)
+        except RecursionError:
+            raise MedMLLMError(f"{cfg}: not valid processor settings (nested too deeply)") from None
         except (TypeError, ValueError, FieldError) as e:  # a corrupt file, an unknown key, a bad value
             raise MedMLLMError(f"{cfg}: not valid processor settings ({brief(e)})") from None
         return cls(AutoTokenizer.from_pretrained(folder), settings)

@@ -26,6 +26,9 @@ REPORT_METRICS = ("bleu1", "bleu2", "bleu3", "bleu4", "meteor", "rougeL", "cider
 TOKENIZATIONS = ("ptb", "r2gen", "none")
 DEFAULT_TOKENIZATION = "ptb"
 REFERENCE_LIBRARIES = ("pycocoevalcap", "rouge-score", "sacrebleu")
+# The longest pred/ref/question scored (characters): a report is a few thousand; a 100k-word prediction
+# made the n-gram metrics take a minute and gigabytes. `medmllm score --max-chars` raises it.
+MAX_CHARS = 100_000
 
 
 def tokenizations() -> tuple[str, ...]:
@@ -43,12 +46,14 @@ def versions() -> dict[str, str]:
     return {"medmllm": __version__, **library_versions(REFERENCE_LIBRARIES)}
 
 
-def read_records(path: Path, task: str) -> list[dict]:
-    """The records of a JSONL predictions file; any problem is a one-line MedMLLMError naming file:line."""
+def read_records(path: Path, task: str, max_chars: int = MAX_CHARS) -> list[dict]:
+    """The records of a JSONL predictions file; any problem is a one-line MedMLLMError naming file:line:
+    a text longer than `max_chars` characters, or an id seen before (named), is one."""
     path = Path(path)
     if not path.is_file():
-        raise MedMLLMError(f"{path}: {'is a folder, not a file' if path.is_dir() else 'no such file'}")
-    records = []
+        why = "is a folder, not a file" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
+        raise MedMLLMError(f"{path}: {why}")
+    records, seen = [], {}
     with open(path, encoding="utf-8", errors="strict") as f:
         try:
             lines = list(f)
@@ -62,6 +67,8 @@ def read_records(path: Path, task: str) -> list[dict]:
             rec = json.loads(line.rstrip("\r\n"))
         except json.JSONDecodeError as e:
             raise MedMLLMError(f"{where}: not valid JSON ({e.msg} at column {e.pos + 1})") from None
+        except RecursionError:
+            raise MedMLLMError(f"{where}: not valid JSON (nested too deeply)") from None
         if not isinstance(rec, dict):
             raise MedMLLMError(f"{where}: a record must be a JSON object, got {type(rec).__name__}")
         for key in ("pred", "ref"):
@@ -77,10 +84,25 @@ def read_records(path: Path, task: str) -> list[dict]:
             raise MedMLLMError(f"{where}: 'ref' must be {want}, got {json.dumps(ref)[:60]}")
         if "question" in rec and rec["question"] is not None and not isinstance(rec["question"], str):
             raise MedMLLMError(f"{where}: 'question' must be a string")
+        _check_length(rec, where, max_chars)
+        if "id" in rec:
+            key = json.dumps(rec["id"])
+            if key in seen:
+                raise MedMLLMError(f"{where}: duplicate id {key} (first at line {seen[key]})")
+            seen[key] = lineno
         records.append({**rec, "_where": where})
     if not records:
         raise MedMLLMError(f"{path}: no records")
     return records
+
+
+def _check_length(rec: dict, where: str, max_chars: int) -> None:
+    for key in ("pred", "ref", "question"):
+        texts = rec.get(key) if isinstance(rec.get(key), list) else [rec.get(key)]
+        longest = max((len(t) for t in texts if isinstance(t, str)), default=0)
+        if longest > max_chars:
+            raise MedMLLMError(f"{where}: {key!r} has {longest:,} characters, over the limit of {max_chars:,} "
+                               "(raise it with --max-chars)")
 
 
 def _finite(x):
@@ -187,7 +209,8 @@ def score_report(records: list[dict], tokenize: str | None = None) -> dict:
     return result
 
 
-def score_file(task: str, path: Path, convention: str | None = None, tokenize: str | None = None) -> dict:
+def score_file(task: str, path: Path, convention: str | None = None, tokenize: str | None = None,
+               max_chars: int = MAX_CHARS) -> dict:
     if task not in TASKS:
         raise MedMLLMError(f"TASK: {task!r} is not one of {', '.join(TASKS)}")
     if task == "vqa":
@@ -195,12 +218,12 @@ def score_file(task: str, path: Path, convention: str | None = None, tokenize: s
             raise MedMLLMError("--tokenize applies to `score report`; VQA answers use --convention")
         if convention is not None and convention not in VQA_CONVENTIONS:
             raise MedMLLMError(f"--convention: {convention!r} is not one of {', '.join(VQA_CONVENTIONS)}")
-        return score_vqa(read_records(path, task), convention or DEFAULT_CONVENTION)
+        return score_vqa(read_records(path, task, max_chars), convention or DEFAULT_CONVENTION)
     if convention is not None:
         raise MedMLLMError("--convention applies to `score vqa`; reports use --tokenize")
     if tokenize is not None and tokenize not in tokenizations():
         raise MedMLLMError(f"--tokenize: {tokenize!r} is not one of {', '.join(tokenizations())}")
-    return score_report(read_records(path, task), tokenize)
+    return score_report(read_records(path, task, max_chars), tokenize)
 
 
 def table(result: dict, task: str, path: Path) -> str:

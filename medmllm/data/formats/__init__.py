@@ -133,8 +133,10 @@ def closed_or_open(answer: str) -> str:
 
 
 def convert(format: str, src: Path, out: Path, *, split: str | None = None, images: Path | None = None,
-            lang: str = "en", on_error: str = "fail") -> dict:
-    """Convert a benchmark download to a manifest at `out` (written atomically); returns the counts."""
+            lang: str = "en", on_error: str = "fail", allow_outside_paths: bool = False) -> dict:
+    """Convert a benchmark download to a manifest at `out` (written atomically); returns the counts.
+    A record whose media path is absolute or leads outside the folder holding the source, `images` and
+    the manifest's folder (`../../etc/passwd`) is a bad record unless `allow_outside_paths`."""
     adapter = FORMATS.get(format)
     if on_error not in ("fail", "skip"):
         raise MedMLLMError(f"on_error: {on_error!r} is not one of fail, skip")
@@ -143,11 +145,14 @@ def convert(format: str, src: Path, out: Path, *, split: str | None = None, imag
     src, out = Path(src), Path(out)
     if not src.exists():
         raise MedMLLMError(f"{src}: not found")
+    if out.is_dir():
+        raise MedMLLMError(f"{out}: is a folder; give the manifest's file name (.jsonl)")
     if out.suffix != ".jsonl" or out.resolve() == src.resolve():
         raise MedMLLMError(f"{out}: the output must be a new .jsonl manifest, not the source or another file type")
     ctx = Context(src=src, out=out, split=split, images=Path(images) if images else None, lang=lang)
     stats = {"records": 0, "skipped": 0, "filtered": 0, "splits": {}, "out": str(out)}
     seen: set[str] = set()
+    roots = [] if allow_outside_paths else [p.resolve() for p in (src.resolve().parent, out.parent, images) if p]
     with atomic_open(out) as f:
         for item in _guarded(adapter(ctx), src, format, stats):
             if item is FILTERED:
@@ -157,6 +162,8 @@ def convert(format: str, src: Path, out: Path, *, split: str | None = None, imag
                 problem = check_record(normalize_record(item), out.parent, check_files=False)
                 if problem is None and item["id"] in seen:
                     problem = "duplicate id"
+                if problem is None and roots:
+                    problem = outside_path(item, out.parent, roots)
                 if problem:
                     item = MedMLLMError(f"{src}: record {item['id']}: {problem}")
             if isinstance(item, MedMLLMError):
@@ -171,6 +178,20 @@ def convert(format: str, src: Path, out: Path, *, split: str | None = None, imag
             name = item["meta"]["split"]
             stats["splits"][name] = stats["splits"].get(name, 0) + 1
     return stats
+
+
+def outside_path(rec: dict, base: Path, roots: list[Path]) -> str | None:
+    """The problem with a record's first media path that is absolute or resolves outside every root."""
+    from ..records import record_inputs
+
+    for modality, paths in record_inputs(rec).items():
+        for p in paths:
+            if os.path.isabs(p) or Path(p).is_absolute():
+                return f"{modality} path {p!r} is absolute (--allow-outside-paths accepts it)"
+            target = (base / p).resolve()
+            if not any(target == r or r in target.parents for r in roots):
+                return f"{modality} path {p!r} leads outside the source and manifest folders (--allow-outside-paths accepts it)"
+    return None
 
 
 def _guarded(items: Iterator, src: Path, format: str, stats: dict) -> Iterator:

@@ -9,11 +9,13 @@ Every problem is a `MedMLLMError("<file>: what is wrong")`.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import MedMLLMError, brief
+from . import limits
 from .base import WINDOW_PRESETS, Loaded, apply_window, min_max, resolve_window
 from .dicom import dicom_to_unit, load_dicom, load_series
 from .ecg import STANDARD_LEADS, load_wfdb, order_leads, resample_signal
@@ -47,13 +49,19 @@ def _load_pil(path: Path, fmt: str) -> Loaded:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im.load()
-            mode = im.mode
-            im = im.convert("RGB") if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA") else im.convert("F")
-            arr = np.asarray(im, dtype=np.float32)
-    except Image.DecompressionBombError as e:
-        raise MedMLLMError(f"{path}: image too large to decode safely ({brief(e)})") from None
+        Image.MAX_IMAGE_PIXELS = limits.current().pixels  # PIL's own bomb check: a warning past it
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size  # from the header: checked before decoding
+                limits.check(path, f"image of {width} × {height} =", width * height, "pixels")
+                im.load()
+                mode = im.mode
+                im = im.convert("RGB") if mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA") else im.convert("F")
+                arr = np.asarray(im, dtype=np.float32)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:  # PIL's check, at open
+        raise MedMLLMError(f"{path}: image exceeds the limit of {limits.current().pixels:,} pixels (raise it with "
+                           f"--max-pixels or {limits.ENV['pixels']}; {brief(e)})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise MedMLLMError(f"{path}: not a readable {fmt.upper()} image ({e.__class__.__name__}: "
                            f"{brief(e)})") from None

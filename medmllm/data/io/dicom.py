@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import MedMLLMError, brief
+from . import limits
 from .base import Loaded
 
 _COLOUR = ("RGB", "YBR")
+_HEADER_BYTES = 1 << 20  # a deflated file's header must inflate within its first MiB
 
 
 def read_dataset(path: Path, header_only: bool = False):
@@ -23,6 +25,8 @@ def read_dataset(path: Path, header_only: bool = False):
     from .sniff import looks_like_raw_dicom
 
     try:
+        if _is_deflated(path):
+            return _read_deflated(path, header_only)
         try:
             return pydicom.dcmread(path, stop_before_pixels=header_only)
         except InvalidDicomError:
@@ -34,6 +38,74 @@ def read_dataset(path: Path, header_only: bool = False):
         raise MedMLLMError(f"{path}: not a readable DICOM file ({brief(e)})") from None
 
 
+def _is_deflated(path: Path) -> bool:
+    from pydicom.filereader import read_file_meta_info
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    try:
+        return read_file_meta_info(path).get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+    except Exception:  # no file meta: not deflated (dcmread reports what is wrong)
+        return False
+
+
+def _read_deflated(path: Path, header_only: bool):
+    """A deflated-syntax file, inflated in steps: its header from the first MiB, the size it claims
+    checked against the limits, then at most that many more bytes (pydicom would inflate it all at once,
+    and 300 kB can inflate to gigabytes)."""
+    import zlib
+    from io import BytesIO
+
+    import pydicom
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    with open(path, "rb") as f:
+        read_preamble(f, False)
+        meta = _read_file_meta_info(f)
+        zipped = f.read()
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(zipped, _HEADER_BYTES)
+        ds = pydicom.dcmread(BytesIO(data), force=True, stop_before_pixels=True)
+        check_size(ds, path)
+        if not header_only and inflater.unconsumed_tail:
+            claimed = expected_bytes(ds)
+            data += inflater.decompress(inflater.unconsumed_tail, claimed + _HEADER_BYTES)
+            if inflater.unconsumed_tail:
+                raise MedMLLMError(f"{path}: deflated data inflates beyond the {claimed:,} pixel bytes its header claims")
+            ds = pydicom.dcmread(BytesIO(data), force=True)
+    except zlib.error as e:
+        raise MedMLLMError(f"{path}: corrupt deflated DICOM data ({brief(e)})") from None
+    ds.file_meta = meta
+    return ds
+
+
+def _int(ds, key: str, default: int) -> int:
+    value = ds.get(key, None)
+    value = getattr(value, "value", value)
+    try:
+        return int(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def expected_bytes(ds) -> int:
+    """Rows × Columns × NumberOfFrames × SamplesPerPixel × BitsAllocated / 8, from the header."""
+    rows, cols = _int(ds, "Rows", 0), _int(ds, "Columns", 0)
+    frames, spp, bits = _int(ds, "NumberOfFrames", 1), _int(ds, "SamplesPerPixel", 1), _int(ds, "BitsAllocated", 16)
+    return rows * cols * max(frames, 1) * max(spp, 1) * max(bits, 1) // 8
+
+
+def check_size(ds, path: Path) -> None:
+    """The pixel size the header claims, against the limits (`limits.py`), before anything is decoded."""
+    rows, cols, frames = _int(ds, "Rows", 0), _int(ds, "Columns", 0), _int(ds, "NumberOfFrames", 1)
+    if rows < 0 or cols < 0 or frames < 0:
+        raise MedMLLMError(f"{path}: negative Rows, Columns or NumberOfFrames in the header")
+    limits.check(path, f"Rows × Columns = {rows} × {cols} =", rows * cols, "pixels")
+    limits.check(path, "NumberOfFrames", frames, "frames")
+    limits.check(path, f"{rows} × {cols} × {frames} frames =", rows * cols * frames, "voxels")
+    limits.check(path, "pixel data of", expected_bytes(ds), "bytes")
+
+
 def transfer_syntax(ds) -> str:
     ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     return f"{ts.name} ({ts})" if ts is not None else "unknown"
@@ -42,6 +114,7 @@ def transfer_syntax(ds) -> str:
 def _pixels(ds, path: Path) -> np.ndarray:
     if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise MedMLLMError(f"{path}: DICOM file has no pixel data")
+    check_size(ds, path)
     try:
         return ds.pixel_array
     except Exception as e:  # pydicom raises RuntimeError/ValueError/NotImplementedError... per codec
@@ -90,11 +163,14 @@ def load_dicom(path: Path) -> Loaded:
         signal, rate, leads = read_waveform(ds, path)
         return Loaded("signal", signal, "dicom", sampling_rate=rate, modality=modality, leads=leads,
                       meta={"transfer_syntax": transfer_syntax(ds)})
+    _check_lut(ds, path)
     pixels = _pixels(ds, path)
     values = _physical(ds, pixels)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise MedMLLMError(f"{path}: pixel data holds NaN or infinite values")
     colour = values.ndim == pixels.ndim + 1 or str(getattr(ds, "PhotometricInterpretation", "")).startswith(_COLOUR)
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    dz, dy, dx = _spacing(ds)
+    dz, dy, dx = _spacing(ds, path)
     meta = {**_meta(ds, path), "stored_dtype": str(pixels.dtype)}
     if frames > 1 and not colour:
         return Loaded("volume", values, "dicom", spacing=(dz, dy, dx), modality=modality, window=tag_window(ds),
@@ -105,7 +181,7 @@ def load_dicom(path: Path) -> Loaded:
                   meta={**meta, "frames": frames})
 
 
-def _spacing(ds) -> tuple[float, float, float]:
+def _spacing(ds, path: Path) -> tuple[float, float, float]:
     """(slice, row, column) spacing in mm: the plain tags, else an enhanced multi-frame file's shared
     functional groups (PixelMeasuresSequence); 1 mm when the file does not say."""
     measures = None
@@ -114,11 +190,44 @@ def _spacing(ds) -> tuple[float, float, float]:
             measures = getattr(ds, group)[0].PixelMeasuresSequence[0]
             break
     src = measures if measures is not None else ds
-    dy, dx = (float(v) for v in (getattr(src, "PixelSpacing", None) or getattr(ds, "ImagerPixelSpacing", None) or [1, 1]))
-    dz = float(getattr(src, "SpacingBetweenSlices", 0) or getattr(src, "SliceThickness", 0) or 0)
+    key = "PixelSpacing" if getattr(src, "PixelSpacing", None) else "ImagerPixelSpacing"
+    dy, dx = _pair(getattr(src, "PixelSpacing", None) or getattr(ds, "ImagerPixelSpacing", None) or [1, 1], key, path)
+    dz = positive(getattr(src, "SpacingBetweenSlices", 0) or getattr(src, "SliceThickness", 0) or 0,
+                  "SpacingBetweenSlices/SliceThickness", path, zero_ok=True)
     if not dz and len(getattr(ds, "GridFrameOffsetVector", []) or []) > 1:  # RT dose grids
         dz = abs(float(ds.GridFrameOffsetVector[1]) - float(ds.GridFrameOffsetVector[0]))
     return dz or 1.0, dy, dx
+
+
+def positive(value, name: str, path: Path, zero_ok: bool = False) -> float:
+    """A finite, positive number from a tag (0 allowed with `zero_ok`: 'not given'), else one line naming it."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise MedMLLMError(f"{path}: {name} is not a number ({str(value)[:40]!r})") from None
+    if not np.isfinite(x) or x < 0 or (x == 0 and not zero_ok):
+        raise MedMLLMError(f"{path}: {name} must be a finite positive number, got {x}")
+    return x
+
+
+def _pair(value, name: str, path: Path) -> tuple[float, float]:
+    """PixelSpacing's (row, column) values; a single value is refused by name, not a TypeError."""
+    values = list(value) if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue" else [value]
+    if len(values) != 2:
+        raise MedMLLMError(f"{path}: {name} has {len(values)} value(s), expected 2 (row\\column)")
+    return positive(values[0], name, path), positive(values[1], name, path)
+
+
+def _check_lut(ds, path: Path) -> None:
+    """RescaleSlope/RescaleIntercept must be finite (a NaN slope would make every value NaN)."""
+    for key in ("RescaleSlope", "RescaleIntercept"):
+        if key in ds and ds[key].value not in (None, ""):
+            try:
+                ok = np.isfinite(float(ds[key].value))
+            except (TypeError, ValueError):
+                ok = False
+            if not ok or (key == "RescaleSlope" and float(ds[key].value) == 0):
+                raise MedMLLMError(f"{path}: {key} is {ds[key].value!r}; expected a finite, non-zero number")
 
 
 def dicom_to_unit(path: Path, loaded: Loaded, window: tuple[float, float] | None) -> np.ndarray:
@@ -153,6 +262,9 @@ def read_waveform(ds, path: Path, group: int = 0) -> tuple[np.ndarray, float, li
     channel source code meanings, e.g. 'Lead I (Einthoven)' -> 'I')."""
     try:
         mg = ds.WaveformSequence[group]
+        limits.check(path, "NumberOfWaveformSamples", _int(mg, "NumberOfWaveformSamples", 0), "samples")
+        limits.check(path, "NumberOfWaveformChannels", _int(mg, "NumberOfWaveformChannels", 0), "leads")
+        positive(mg.SamplingFrequency, "SamplingFrequency", path)
         data = np.asarray(ds.waveform_array(group), dtype=np.float64)  # (samples, channels), sensitivity applied
         rate = float(mg.SamplingFrequency)
         names, scale = [], []
@@ -177,6 +289,8 @@ def load_series(folder: Path, series_uid: str | None = None) -> Loaded:
     series or orientations, duplicate positions, gaps that differ by over 10% (missing slices)."""
     uid, files = _series_files(folder, series_uid)
     first = files[0][1]
+    limits.check(folder, f"series {uid} has", len(files), "frames")
+    limits.check(folder, "its slices × rows × columns =", len(files) * _int(first, "Rows", 0) * _int(first, "Columns", 0), "voxels")
     orientation = [float(v) for v in getattr(first, "ImageOrientationPatient", [1, 0, 0, 0, 1, 0])]
     for p, ds in files:
         if "ImageOrientationPatient" in ds and np.abs(np.subtract([float(v) for v in ds.ImageOrientationPatient],
@@ -186,6 +300,7 @@ def load_series(folder: Path, series_uid: str | None = None) -> Loaded:
     slices, stored = [], None
     for p, _ in files:
         ds = read_dataset(p)
+        _check_lut(ds, p)
         pixels = _pixels(ds, p)
         arr, stored = _physical(ds, pixels), stored or str(pixels.dtype)
         if arr.ndim != 2:
@@ -193,7 +308,7 @@ def load_series(folder: Path, series_uid: str | None = None) -> Loaded:
         if slices and arr.shape != slices[0].shape:
             raise MedMLLMError(f"{p}: slice shape {arr.shape} differs from the series' {slices[0].shape}")
         slices.append(arr)
-    dy, dx = (float(v) for v in getattr(first, "PixelSpacing", [1, 1]))
+    dy, dx = _pair(getattr(first, "PixelSpacing", None) or [1, 1], "PixelSpacing", files[0][0])
     meta = {**_meta(first, files[0][0]), "files": len(files), "series_uid": uid, "orientation": orientation,
             "origin": [float(v) for v in getattr(files[0][1], "ImagePositionPatient", [0, 0, 0])],
             "uneven_spacing": uneven, "stored_dtype": stored}

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import MedMLLMError, brief
+from . import limits
 from .base import Loaded
 
 _UNIT_TO_MV = {"uV": 1e-3, "μV": 1e-3, "mV": 1.0, "V": 1e3}
@@ -47,6 +48,20 @@ def load_wfdb(path: Path, header: Path) -> Loaded:
     import wfdb
 
     record = Path(str(header)[: -len(".hea")])
+    try:
+        head = wfdb.rdheader(str(record))
+    except Exception as e:
+        raise MedMLLMError(f"{header}: not a readable WFDB header ({brief(e)})") from None
+    limits.check(header, "sig_len", int(head.sig_len or 0), "samples")
+    limits.check(header, "n_sig", int(head.n_sig or 0), "leads")
+    from .sniff import regular
+
+    for name in dict.fromkeys(head.file_name or []):
+        if (header.parent / name).exists():
+            regular(header.parent / name)
+    fs = float(head.fs or 0)
+    if not np.isfinite(fs) or fs <= 0:
+        raise MedMLLMError(f"{header}: sampling frequency must be a finite positive number, got {head.fs}")
     try:
         rec = wfdb.rdrecord(str(record))
     except FileNotFoundError as e:

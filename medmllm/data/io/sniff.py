@@ -5,6 +5,7 @@ recognised from their content, so the error for a wrong-type file names what it 
 """
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from ...errors import MedMLLMError
@@ -12,10 +13,26 @@ from ...errors import MedMLLMError
 FORMATS = ("png", "jpeg", "tiff", "bmp", "gif", "dicom", "nifti", "npy", "wfdb", "dicom-series")
 
 
+def regular(path: Path) -> Path:
+    """`path` when it is a regular file (after links); a FIFO, device or socket is refused by name
+    from `stat`, before anything opens it (opening a FIFO blocks until a writer comes)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise MedMLLMError(f"{path}: file not found") from None
+    except OSError as e:
+        raise MedMLLMError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "not a regular file")
+        raise MedMLLMError(f"{path}: is {kind}, not a regular file")
+    return path
+
+
 def _exists(path: Path) -> Path:
-    if not path.exists():
-        raise MedMLLMError(f"{path}: file not found")
-    if path.is_file() and path.stat().st_size == 0:
+    regular(path)
+    if path.stat().st_size == 0:
         raise MedMLLMError(f"{path}: file is empty")
     return path
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import MedMLLMError, brief
+from . import limits
 from .base import Loaded
 
 
@@ -15,9 +16,15 @@ def load_nifti(path: Path) -> Loaded:
 
     try:
         img = nib.load(str(path))
+    except Exception as e:
+        raise MedMLLMError(f"{path}: not a readable NIfTI volume ({brief(e)})") from None
+    try:
+        _check_header(img, path)
         original = "".join(nib.aff2axcodes(img.affine))
         img = nib.as_closest_canonical(img)
         data = np.asarray(img.dataobj, dtype=np.float32)
+    except MedMLLMError:
+        raise
     except Exception as e:  # nibabel raises many types for bad headers and truncated data
         raise MedMLLMError(f"{path}: not a readable NIfTI volume ({brief(e)})") from None
     shape = list(data.shape)
@@ -25,10 +32,24 @@ def load_nifti(path: Path) -> Loaded:
         data = data[..., 0]
     if data.ndim != 3:
         raise MedMLLMError(f"{path}: expected a 3D volume, got shape {data.shape}")
+    if not np.isfinite(data).all():
+        raise MedMLLMError(f"{path}: voxel data holds NaN or infinite values (after the scale slope/intercept)")
     zooms = tuple(float(s) for s in img.header.get_zooms()[:3])
     return Loaded("volume", np.ascontiguousarray(data.transpose(2, 1, 0)), "nifti", spacing=zooms[::-1],
                   meta={"stored_dtype": str(img.get_data_dtype()), "file_shape": shape,
                         "volumes_in_file": shape[3] if len(shape) == 4 else 1, "orientation": original, "reoriented_to": "RAS", "affine": img.affine.round(6).tolist()})
+
+
+def _check_header(img, path: Path) -> None:
+    """The shape, size and spacing the header claims, checked before any voxel is read (nibabel reads
+    exactly shape × itemsize bytes from a .nii.gz stream, so this also bounds the decompression)."""
+    shape = [int(n) for n in img.shape]
+    voxels = int(np.prod(shape, dtype=np.float64))
+    limits.check(path, f"dim {'×'.join(map(str, shape))} =", voxels, "voxels")
+    limits.check(path, "voxel data of", voxels * max(img.get_data_dtype().itemsize, 4), "bytes")
+    zooms = img.header.get_zooms()[:3]  # nibabel already sets zero pixdims to 1; NaN and inf stay
+    if not all(np.isfinite(z) and z > 0 for z in zooms):
+        raise MedMLLMError(f"{path}: pixdim (voxel spacing) must be finite and positive, got {[float(z) for z in zooms]}")
 
 
 def read_npy(path: Path) -> np.ndarray:
@@ -36,7 +57,12 @@ def read_npy(path: Path) -> np.ndarray:
     from .sniff import _exists
 
     try:
-        data = np.load(_exists(path), allow_pickle=False)
+        with open(_exists(path), "rb") as f:  # the header first: its shape is checked before the data is read
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape = read(f)[0]
+        limits.check(path, f"shape {'×'.join(map(str, shape))} =", int(np.prod(shape, dtype=np.float64)), "voxels")
+        data = np.load(path, allow_pickle=False)
     except MedMLLMError:
         raise
     except Exception as e:

@@ -1,0 +1,116 @@
+"""Hostile inputs through the command line: every crafted file (`hostile_files.py`, `hostile_text.py`:
+decompression bombs, header claims, non-finite and non-positive values, FIFOs and devices, path
+escapes, pickles, corrupt checkpoints, configs and manifests) must give
+
+* the expected exit code (2 for user-caused failures; `data validate` reports bad records on stdout and exits 1),
+* exactly one line naming the file, record or key (`error: ...` on stderr), and no traceback,
+* no file or folder left behind (the case's folder is listed before and after),
+* a peak RSS under 500 MB, from `os.wait4` on the child (`ru_maxrss`, kB on Linux). The bound is on
+  the whole process: `import torch` alone costs about 220 MB here and `medmllm --help` about 70 MB,
+  both well under it, so the bound still catches any bomb (each would take 0.5-16 GB).
+
+Cases run in parallel once per session (a module fixture); each test then checks one result. A FIFO
+case that blocks is killed after 60 s and fails.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import hostile_text  # noqa: F401  (registers its cases)
+from hostile_files import CASES
+
+MAX_RSS_MB = 500
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _listing(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): (p.is_dir(), p.stat().st_size if p.is_file() else 0)
+            for p in sorted(folder.rglob("*"))}
+
+
+def run_cli(args: list, env: dict | None = None, timeout: float = 60.0) -> tuple[int, str, str, float]:
+    """(exit code, stdout, stderr, peak RSS in MB) of `python -m medmllm.cli ARGS`."""
+    full_env = {**os.environ, "MEDMLLM_DEBUG": "", "PYTHONPATH": str(REPO), **(env or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "medmllm.cli", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=full_env, cwd=REPO, text=True)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    out, err = [], []
+    readers = [threading.Thread(target=lambda s=s, b=b: b.append(s.read())) for s, b in ((proc.stdout, out), (proc.stderr, err))]
+    for t in readers:
+        t.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    timer.cancel()
+    for t in readers:
+        t.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, out[0], err[0], usage.ru_maxrss / 1024
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    built = {}
+    for name in CASES:  # built in turn (concurrent first imports of pydicom fail), run in parallel
+        folder = tmp_path_factory.mktemp(name)
+        try:
+            built[name] = (CASES[name](folder), folder)
+        except Exception as e:  # a broken builder fails its own case only
+            built[name] = (e, folder)
+
+    def one(name):
+        spec, folder = built[name]
+        if isinstance(spec, Exception):
+            return spec, folder, {}, {}, None, "", "", 0.0
+        before = _listing(folder)
+        code, out, err, rss = run_cli(spec.args, spec.env)
+        return spec, folder, before, _listing(folder), code, out, err, rss
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(CASES, pool.map(one, CASES)))
+
+
+def test_enough_cases():
+    assert len(CASES) >= 60, len(CASES)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_hostile_input(results, name):
+    spec, folder, before, after, code, out, err, rss = results[name]
+    if isinstance(spec, Exception):
+        raise spec
+    where = f"{name}: exit {code}, rss {rss:.0f} MB\nstdout: {out[-600:]}\nstderr: {err[-600:]}"
+    assert "Traceback" not in err + out, where
+    assert code == spec.code, where
+    if spec.stream == "stderr":
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), where
+    else:
+        lines = [line for line in out.splitlines() if any(n in line for n in spec.needles)][:1]
+        assert lines, where
+    for needle in spec.needles:
+        assert str(needle) in lines[0], where
+    assert after == before, f"{name}: left behind {set(after) - set(before)}"
+    assert rss < MAX_RSS_MB, where
+    assert not (folder / "UNPICKLED").exists(), "a pickle was unpickled"
+
+
+def test_baseline_memory():
+    """The floor the 500 MB bound sits on: the CLI's own start-up (see the module docstring)."""
+    code, _, _, rss = run_cli(["--help"])
+    assert code == 0 and rss < 200, rss
+
+
+def test_peak_memory_summary(results, capsys):
+    """The largest peak RSS over all cases (printed with -s; asserted per case above)."""
+    peaks = {name: r[-1] for name, r in results.items()}
+    worst = max(peaks, key=peaks.get)
+    with capsys.disabled():
+        print(f"\nhostile cases: {len(peaks)}, peak RSS max {peaks[worst]:.0f} MB ({worst})")
+    assert peaks[worst] < MAX_RSS_MB
