@@ -1,0 +1,238 @@
+"""Person names without a name list: context cues, the census gazetteer, word shape and spaCy's NER.
+
+Evidence, strongest first:
+
+1. a cue: a title ("Dr.", "mrs"), a label ("Patient:", "Referring physician:"), a verb or a
+   relative ("discussed with", "signed by", "daughter"), a credential after ("Priya Raman, MD"),
+   DICOM's ``LAST^FIRST``. Cues are case-insensitive, so "seen by dr. okafor" is found;
+2. a word alone: a capitalised word inside a sentence that is a census name or no English word
+   ("... with Okonkwo"), a census name in any case that is no English word ("nguyen"), two census
+   names side by side ("john smith");
+3. the NER (``ner.py``): PERSON, ORG, GPE, LOC, FAC entities, run only on segments that hold a
+   capitalised word that is neither a stop nor a clinical word.
+
+A found name grows over the name-like words beside it ("wei" before "zhang", an initial).
+Clinical words ("Mass", "Cardiomegaly") and eponyms before a clinical word ("Kerley B lines")
+are never names by 2 or 3. Tokens come from one RE2 scan; each rule looks at a bounded window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .linear import compile_re, span, spans
+from .ner import SEGMENT_CHARS, entities
+from .places import INSTITUTION_HEAD
+from .vocab import STOP, TITLES, clinical, english, eponym, first_name, surname
+
+__all__ = ["person_spans"]
+
+Span = tuple[int, int, str, int]
+
+_WORD_RE = compile_re(r"(?P<v>\pL[\pL'’]*(?:-\pL[\pL'’]*)*)")
+_CARET_RE = compile_re(r"(?:^|[^\w^])(?P<v>\pL[\pL'-]*(?:\^\pL[\pL'-]*)+)")
+_LABEL_RE = compile_re(
+    r"(?:^|[^\w])(?:patient(?:'s)?\s+name|patient|pt|name|full\s+name|referring(?:\s+(?:physician|doctor|provider|md))?|"
+    r"ordering(?:\s+(?:physician|provider|md))?|attending(?:\s+physician)?|radiologist|physician|technologist|tech|"
+    r"resident|fellow|provider|reader|interpreting\s+physician|author|signed|dictated|transcribed|reviewed|"
+    r"verified|approved|cc|attn|contact|guardian|next\s+of\s+kin|emergency\s+contact|nurse|surgeon|pcp|"
+    r"mother|father|parent|spouse|relative|informant|witness|interpreter|requested\s+by|ordered\s+by)"
+    r"\s*(?P<v>:)", ignore_case=True)
+_CUE_RE = compile_re(
+    r"(?:^|[^\w])(?:(?:signed|dictated|reported|read|reviewed|transcribed|approved|verified|seen|examined|evaluated|"
+    r"referred|ordered|interpreted|performed|authored|sent|requested|accompanied|brought)\s+(?:in\s+)?by|"
+    r"discussed\s+with|spoke\s+(?:with|to)|spoken\s+(?:with|to)|talked\s+(?:with|to)|communicated\s+(?:with|to)|"
+    r"conveyed\s+to|relayed\s+to|called|paged|notified|informed|per|cc|attn|"
+    r"patient|pt|wife|husband|daughter|son|mother|father|brother|sister|friend|partner|spouse|caregiver|guardian|"
+    r"niece|nephew|grandson|granddaughter|grandmother|grandfather|aunt|uncle|cousin|roommate|neighbou?r|"
+    r"boyfriend|girlfriend|fiancee?|named|called)(?P<v>)(?:$|[^\w])", ignore_case=True)
+_CREDENTIAL_RE = compile_re(
+    r"(?P<v>)(?:,\s*|\s+)(?:(?i:m\.d\.?|md|ph\.?d\.?|mbbs|frcr|frcpc|pa-c|rt\(r\)|crnp|dnp|facr|rn|r\.n\.|"
+    r"pharmd|d\.o\.)|DO|NP|MS|MPH|PA|APRN|LPN|CNM|DDS|DMD)(?:$|[^\w])")
+_INST_RE = compile_re(rf"(?i:{INSTITUTION_HEAD})")
+_SENT_END = frozenset(".!?;:\n\t•*")
+
+
+@dataclass
+class _Tok:
+    start: int
+    end: int
+    word: str
+    initial_sentence: bool
+
+    @property
+    def key(self) -> str:
+        return self.word.lower()
+
+    @property
+    def cap(self) -> bool:
+        return self.word[:1].isupper()
+
+    @property
+    def stop(self) -> bool:
+        k = self.key[:-2] if self.key.endswith(("'s", "’s")) else self.key
+        return k in STOP
+
+    @property
+    def clin(self) -> bool:
+        return clinical(self.word)
+
+    @property
+    def gaz(self) -> bool:
+        return first_name(self.word) or surname(self.word)
+
+    @property
+    def initial(self) -> bool:
+        return len(self.word) == 1 and self.word.isupper()
+
+
+def _tokens(text: str) -> list[_Tok]:
+    out: list[_Tok] = []
+    for a, b in spans(_WORD_RE, text, "v"):
+        j = a - 1
+        while j >= 0 and text[j] in " (\"'" and a - j < 8:
+            j -= 1
+        initial = j < 0 or text[j] in _SENT_END or (text[j] == "." and (j < 1 or not text[j - 1].isupper()
+                                                                        or j >= 2 and text[j - 2].isalpha()))
+        out.append(_Tok(a, b, text[a:b], initial))
+    return out
+
+
+def _plain(tok: _Tok) -> bool:
+    """May be part of a name when a cue says so: not a stop word, not a clinical word."""
+    return (tok.initial or not (tok.stop or tok.clin)) and len(tok.word) <= 40
+
+
+def _eponym_use(toks: list[_Tok], i: int) -> bool:
+    return eponym(toks[i].word) and i + 1 < len(toks) and (toks[i + 1].clin or toks[i + 1].initial)
+
+
+def _alone(toks: list[_Tok], i: int) -> bool:
+    """A name by its own shape and the gazetteer (evidence 2)."""
+    t = toks[i]
+    if not _plain(t) or t.initial or _eponym_use(toks, i) or (t.word.isupper() and len(t.word) > 1 and not t.gaz):
+        return False
+    if t.cap and not t.initial_sentence and (t.gaz or not english(t.word)):
+        return True
+    if t.gaz and not english(t.word):
+        return True
+    pair = [j for j in (i - 1, i + 1) if 0 <= j < len(toks) and toks[j].gaz and _plain(toks[j])
+            and not toks[j].initial and _adjacent(toks, min(i, j))]
+    return t.gaz and bool(pair) and (first_name(toks[min([i] + pair)].word))
+
+
+def _adjacent(toks: list[_Tok], i: int, text: str | None = None) -> bool:
+    """toks[i] and toks[i + 1] are separated by spaces, a comma, a caret or an initial's period only."""
+    return toks[i + 1].start - toks[i].end <= 3
+
+
+def _grow(text: str, toks: list[_Tok], lo: int, hi: int, strong: bool) -> tuple[int, int]:
+    """Extend toks[lo..hi] over neighbouring name-like words (capitalised, census names, initials)."""
+    def namelike(t: _Tok) -> bool:
+        return _plain(t) and (t.initial or t.gaz or (t.cap and not t.word.isupper()) or (strong and not english(t.word)))
+
+    while lo > 0 and _adjacent(toks, lo - 1) and not any(c in ".;:\n" for c in text[toks[lo - 1].end:toks[lo].start]) \
+            and namelike(toks[lo - 1]) and not toks[lo - 1].key in TITLES:
+        lo -= 1
+    while hi + 1 < len(toks) and _adjacent(toks, hi) and namelike(toks[hi + 1]) \
+            and not any(c in ";:\n" for c in text[toks[hi].end:toks[hi + 1].start]) \
+            and (text[toks[hi].end:toks[hi + 1].start].strip() in ("", ",", "^") or toks[hi].initial):
+        hi += 1
+    return lo, hi
+
+
+def _take(text: str, toks: list[_Tok], i: int, strong: bool) -> tuple[int, int] | None:
+    """The name starting at toks[i] after a cue: up to four plain words (strong cue) or name-like ones."""
+    while i < len(toks) and toks[i].key in TITLES:
+        i += 1
+    if i >= len(toks) or not _plain(toks[i]) or _eponym_use(toks, i):
+        return None
+    t = toks[i]
+    if not strong and not (t.gaz or (t.cap and not t.word.isupper()) or not english(t.word)):
+        return None
+    hi = i
+    while hi + 1 < len(toks) and hi - i < 3 and _plain(toks[hi + 1]) and toks[hi + 1].key not in TITLES:
+        gap = text[toks[hi].end:toks[hi + 1].start]
+        if not (gap.strip() in ("", ",", "^") or (toks[hi].initial and gap.strip() == ".")) or len(gap) > 3:
+            break
+        nxt = toks[hi + 1]
+        if not (strong or nxt.gaz or nxt.initial or (nxt.cap and not nxt.word.isupper()) or not english(nxt.word)):
+            break
+        hi += 1
+    return i, hi
+
+
+def _index(toks: list[_Tok], pos: int) -> int:
+    """The first token starting at or after ``pos`` (binary search)."""
+    lo, hi = 0, len(toks)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if toks[mid].start < pos:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _candidate(toks: list[_Tok], i: int) -> bool:
+    """A word the NER should look at: capitalised, plain, and a census name, no English word or mid-sentence."""
+    t = toks[i]
+    return (t.cap and _plain(t) and not t.initial and not _eponym_use(toks, i) and len(t.word) > 1
+            and not (t.word.isupper() and not t.gaz) and (t.gaz or not t.initial_sentence or not english(t.word)))
+
+
+def _ner_spans(text: str, toks: list[_Tok]) -> list[Span]:
+    flags = [_candidate(toks, i) for i in range(len(toks))]
+    segments, first = [], 0
+    for i in range(1, len(toks) + 1):
+        if i == len(toks) or toks[i].initial_sentence or toks[i].end - toks[first].start > SEGMENT_CHARS:
+            if any(flags[first:i]):
+                segments.append((toks[first].start, text[toks[first].start:toks[i - 1].end + 1]))
+            first = i
+    out: list[Span] = []
+    for label, a, b in entities(segments):
+        lo, hi = _index(toks, a), _index(toks, b) - 1
+        while lo <= hi and not _plain(toks[lo]):
+            lo += 1
+        while hi >= lo and not _plain(toks[hi]):
+            hi -= 1
+        if lo > hi or not any(flags[lo:hi + 1]):
+            continue
+        start, end = toks[lo].start, toks[hi].end
+        kind = {"PERSON": "NAME", "ORG": "NAME"}.get(label, "ADDRESS")
+        if label == "ORG" and _INST_RE.search(text[start:end]) is not None:
+            kind = "HOSPITAL"
+        out.append((start, end, kind, 8))
+    return out
+
+
+def person_spans(text: str, ner: bool = True) -> list[Span]:
+    """Candidate NAME spans (and the NER's places and organisations) in ``text``."""
+    toks = _tokens(text)
+    found: list[tuple[int, int, bool]] = []  # token ranges, and whether a cue found them
+    for i, t in enumerate(toks):
+        if t.key in TITLES and (text[t.end:t.end + 1] in (".", " ") or t.end == len(text)):
+            if (got := _take(text, toks, i + 1, True)) is not None:
+                found.append((*got, True))
+        elif _alone(toks, i):
+            found.append((i, i, False))
+    for regex, strong in ((_LABEL_RE, True), (_CUE_RE, False)):
+        for m in regex.finditer(text):
+            if (got := _take(text, toks, _index(toks, span(m, "v")[1]), strong)) is not None:
+                found.append((*got, strong))
+    for m in _CREDENTIAL_RE.finditer(text):
+        hi = _index(toks, span(m, "v")[0]) - 1
+        lo = hi
+        while lo > 0 and hi - lo < 2 and _plain(toks[lo - 1]) and toks[lo - 1].key not in TITLES \
+                and _adjacent(toks, lo - 1) and not any(c in ".;:\n" for c in text[toks[lo - 1].end:toks[lo].start]):
+            lo -= 1
+        if hi >= 0 and _plain(toks[hi]) and toks[hi].end >= span(m, "v")[0] - 1:
+            found.append((lo, hi, True))
+    out: list[Span] = []
+    for lo, hi, strong in found:
+        lo, hi = _grow(text, toks, lo, hi, strong)
+        out.append((toks[lo].start, toks[hi].end, "NAME", 6 if strong else 7))
+    out += [(a, b, "NAME", 6) for a, b in spans(_CARET_RE, text, "v")]
+    if ner:
+        out += _ner_spans(text, toks)
+    return out
