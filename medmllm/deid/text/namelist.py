@@ -17,8 +17,7 @@ from .linear import compile_re, spans
 
 __all__ = ["load_names", "NameList"]
 
-_WORD_RE = compile_re(r"(?P<v>[\pL\pN][\pL\pN'’.-]*[\pL\pN]|[\pL\pN])")
-_SPLIT_RE = compile_re(r"(?P<v>[^\s,^]+)")
+_WORD_RE = compile_re(r"(?P<v>[A-Za-z0-9][A-Za-z0-9'.-]*[A-Za-z0-9]|[A-Za-z0-9])")  # on the ASCII proxy
 
 
 def load_names(path: str | Path) -> list[str]:
@@ -38,7 +37,7 @@ class NameList:
         self.full: dict[str, set[tuple[str, ...]]] = {}
         self.parts: set[str] = set()
         for name in names:
-            toks = tuple(str(name)[a:b].lower() for a, b in spans(_SPLIT_RE, str(name), "v"))
+            toks = tuple(str(name).replace(",", " ").replace("^", " ").lower().split())
             if not toks:
                 continue
             for seq in {toks, tuple(reversed(toks))}:

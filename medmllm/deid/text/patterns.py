@@ -17,8 +17,8 @@ __all__ = ["structured_spans"]
 
 Span = tuple[int, int, str, int]  # start, end, kind, priority (lower wins ties)
 
-MONTH = (r"(?:january|february|march|april|may|june|july|august|september|october|november|december|"
-         r"(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?)")
+MONTH = (r"(?:january|february|march|april|june|july|august|september|october|november|december|"
+         r"(?:jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)\.?)")
 _FULL_MONTH = r"(?:January|February|March|April|June|July|August|September|October|November|December)"
 DAY = r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
 YEAR = r"(?:1[89]\d\d|20\d\d)"
@@ -28,7 +28,7 @@ _BN = r"(?:^|[^\w./:-])"     # and not inside a number, a path or a time
 _UNITS = frozenset("""mg mcg g kg ml cc l cm mm m km um hu units unit iu meq mmol mol mosm mmhg bpm hz khz mhz kv kvp
 mas msv mgy gy rad cgy ms s sec min hr hrs h x kcal cal mm3 ml/min steps calories""".split())
 _SCORE_WORDS = frozenset("""grade grades score scores stage gleason ratio strength power motor reflexes reflex murmur
-bp pressure apgar gcs nyha tirads birads bi-rads pirads li-rads lirads fraction fractions out of view views lead leads
+bp pressure apgar gcs nyha tirads birads bi-rads pirads li-rads lirads fraction fractions view views lead leads
 """.split())
 
 _DATE_RES = [compile_re(p, ignore_case=True) for p in (
@@ -43,6 +43,7 @@ _DATE_RES = [compile_re(p, ignore_case=True) for p in (
     rf"{_BN}(?P<v>{YEAR}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))",
     r"(?:^|[^\w:.])(?P<v>(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s?(?:[ap]\.m\.|[ap]m))?)",
     rf"{_B}(?P<v>(?:0?[1-9]|1[0-2])\s?(?:[ap]\.m\.|[ap]m))",
+    r"(?:^|[^\w:.])(?P<v>(?:[01]\d|2[0-3])[0-5]\d\s*(?:hours|hrs|h))",
     r"(?:^|[^\w.])(?P<v>(?:spring|summer|fall|autumn|winter|christmas|thanksgiving|easter)\s+(?:of\s+)?"
     rf"(?:{YEAR}|'\d\d))",
 )]
@@ -51,7 +52,7 @@ _YEAR_RE = compile_re(rf"(?:^|[^\w.,/:-])(?P<v>(?:'|’)?{YEAR}s?)")
 _MONTH_DAY_RE = compile_re(r"(?:^|[^\w./:-])(?P<v>(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01]))")
 
 _AGE_RES = [compile_re(p, ignore_case=True) for p in (
-    r"(?:^|[^\w])(?:aged?|age\s*(?:of|:|=|is)?)\s*(?P<v>9\d|1[0-4]\d)(?:$|[^\w.])",
+    r"(?:^|[^\w])(?:aged?|age\s*(?:of|:|=|is)?)\s*(?P<v>9\d|1[0-4]\d)",
     r"(?:^|[^\w.])(?P<v>9\d|1[0-4]\d)(?:\s*-?\s*(?:years?|yrs?|y\.?o\.?|y/o|yo|year-old|years-old)|[mf])(?:$|[^\w])",
     r"(?:^|[^\w])(?P<v>nonagenarian|centenarian|(?:in\s+(?:his|her|their)\s+)(?:nineties|90s|100s))",
 )]
@@ -85,11 +86,17 @@ _ID_LABEL = (r"mrn|mr\s?#|mr\s+(?:no|number)|medical\s+record(?:\s+(?:no|number|
              r"ssn|social\s+security(?:\s+(?:no|number))?|accession(?:\s+(?:no|number|#))?|acc|fin|csn|har|"
              r"dea|npi|upin|vin|udi|s/n|sn|p/n|imei|mac|id|#")
 _LABELED_ID_RE = compile_re(
-    rf"(?:^|[^\w])(?:{_ID_LABEL})\.?\s*(?:[:#=]|is|no\.?)?\s*#?\s*(?P<v>[a-z0-9][a-z0-9/_.-]{{0,40}}[a-z0-9])",
+    rf"(?:^|[^\w])(?:{_ID_LABEL})\.?\s*(?:[:#=]|is|no\.?)?\s*#?\s*"
+    r"(?P<v>(?:[a-z0-9][a-z0-9/_.-]{0,30})?\d(?:[a-z0-9/_.-]{0,30}[a-z0-9])?)",
     ignore_case=True)
-_TOKEN_RE = compile_re(r"(?P<v>[A-Za-z0-9]+(?:[-_/.][A-Za-z0-9]+)*)")
+# a labelled value in capitals without a digit ("Medicare number TZSC-CUU-SGWH", "VIN XSSXYSASTFDJBCJNZ")
+_LABELED_CAPS_RE = compile_re(
+    rf"(?:^|[^\w])(?i:{_ID_LABEL})\.?\s*(?:[:#=]|is|no\.?)?\s*#?\s*(?P<v>[A-Z0-9]{{2,}}(?:-[A-Z0-9]{{2,}})*)(?:$|[^\w])")
+# a token with a digit, and the dash-, slash- or dot-joined parts around it ("SN-48213-XK")
+_TOKEN_RE = compile_re(r"(?:^|[^A-Za-z0-9_./-])(?P<v>(?:[A-Za-z0-9]+[-_/.])*[A-Za-z]*[0-9][A-Za-z0-9]*(?:[-_/.][A-Za-z0-9]+)*)")
 _FILE_RE = compile_re(r"(?P<v>[\w.-]+\.(?:jpe?g|png|tiff?|heic|bmp|gif|dcm|mp4|mov|wav))(?:$|[^\w])", ignore_case=True)
 _TNM_RE = compile_re(r"(?:[cpy]?T[0-4x][a-d]?N[0-3x][a-c]?M[01x][a-c]?)")
+_LEVEL_RE = compile_re(r"(?:[CTLS]\d{1,2}(?:-[CTLS]?\d{1,2})*)", ignore_case=True)  # spine levels: T12-L1
 
 
 def _after(bad: str) -> Callable[[str, int, int], bool]:
@@ -103,6 +110,7 @@ def _after(bad: str) -> Callable[[str, int, int], bool]:
 
 
 _NUM_END = _after("./:-,")
+_CAPS_WORDS = frozenset("PENDING UNKNOWN NONE NORMAL NEGATIVE POSITIVE REFUSED DECLINED VERIFIED".split())
 
 
 def _prev_word(text: str, start: int) -> str:
@@ -145,11 +153,11 @@ def _id_like(value: str) -> bool:
     letters = sum(c.isalpha() for c in value)
     if digits >= 5 and letters == 0:
         return "." not in value and "/" not in value  # not 0.123456, not a date or ratio
-    if letters == 0 or digits < 3 or len(value) < 6 or _TNM_RE.fullmatch(value) is not None:
+    if letters == 0 or digits < 3 or len(value) < 6 or _TNM_RE.fullmatch(value) or _LEVEL_RE.fullmatch(value):
         return False
     alpha = "".join(c for c in value if c.isalpha()).lower()
-    if alpha in _UNITS or alpha == "x" * len(alpha):
-        return False
+    if (alpha in _UNITS and letters <= 3 and value[-1].isalpha()) or alpha == "x" * len(alpha):
+        return False  # 1500mg, 10x12x14
     return digits >= 4 or letters >= 2
 
 
@@ -161,13 +169,15 @@ def structured_spans(text: str) -> list[Span]:
         out.extend((a, b, kind, prio) for a, b in spans(regex, text, "v", check))
 
     add(_EMAIL_RE, "EMAIL", 0)
-    add(_URL_RE, "URL", 0)
+    out.extend((a, len(text[a:b].rstrip(".,;:!?)]'\"")) + a, "URL", 0) for a, b in spans(_URL_RE, text, "v"))
     add(_IPV4_RE, "IP", 1, _after("."))
     add(_IPV6_RE, "IP", 1, lambda t, a, b: sum(c.isdigit() for c in t[a:b]) >= 1 and b - a >= 6)
     add(_SSN_RE, "ID", 1, _after("-"))
-    for regex in _AGE_RES:
-        add(regex, "AGE", 1)
+    add(_AGE_RES[0], "AGE", 1, _after("."))
+    add(_AGE_RES[1], "AGE", 1)
+    add(_AGE_RES[2], "AGE", 1)
     add(_LABELED_ID_RE, "ID", 1, lambda t, a, b: any(c.isdigit() for c in t[a:b]))
+    add(_LABELED_CAPS_RE, "ID", 1, lambda t, a, b: b - a >= 6 and t[a:b].upper() not in _CAPS_WORDS)
     add(_FILE_RE, "ID", 1)
     for regex in _DATE_RES:
         add(regex, "DATE", 2, _NUM_END)

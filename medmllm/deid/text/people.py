@@ -12,15 +12,16 @@ Evidence, strongest first:
    capitalised word that is neither a stop nor a clinical word.
 
 A found name grows over the name-like words beside it ("wei" before "zhang", an initial).
-Clinical words ("Mass", "Cardiomegaly") and eponyms before a clinical word ("Kerley B lines")
-are never names by 2 or 3. Tokens come from one RE2 scan; each rule looks at a bounded window.
+Clinical words ("Mass", "Cardiomegaly") and clinical eponyms ("Kerley", "Bochdalek") are never
+names by 2 or 3. Tokens come from one RE2 scan; each rule looks at a bounded window.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
-from .linear import compile_re, span, spans
+from .linear import compile_re, finditer, raw_spans, spans
 from .ner import SEGMENT_CHARS, entities
 from .places import INSTITUTION_HEAD
 from .vocab import STOP, TITLES, clinical, english, eponym, first_name, surname
@@ -29,8 +30,9 @@ __all__ = ["person_spans"]
 
 Span = tuple[int, int, str, int]
 
-_WORD_RE = compile_re(r"(?P<v>\pL[\pL'’]*(?:-\pL[\pL'’]*)*)")
-_CARET_RE = compile_re(r"(?:^|[^\w^])(?P<v>\pL[\pL'-]*(?:\^\pL[\pL'-]*)+)")
+# a word, after the sentence end (group e) and the spaces, brackets or quotes before it, if any
+_WORD_RE = compile_re(r"(?:(?P<e>[.!?;:\n\t*~])[ \t(\"']*)?(?P<v>[A-Za-z][A-Za-z']*(?:-[A-Za-z][A-Za-z']*)*)")
+_CARET_RE = compile_re(r"(?:^|[^\w^])(?P<v>[A-Za-z][A-Za-z'-]*(?:\^[A-Za-z][A-Za-z'-]*)+)")
 _LABEL_RE = compile_re(
     r"(?:^|[^\w])(?:patient(?:'s)?\s+name|patient|pt|name|full\s+name|referring(?:\s+(?:physician|doctor|provider|md))?|"
     r"ordering(?:\s+(?:physician|provider|md))?|attending(?:\s+physician)?|radiologist|physician|technologist|tech|"
@@ -38,11 +40,13 @@ _LABEL_RE = compile_re(
     r"verified|approved|cc|attn|contact|guardian|next\s+of\s+kin|emergency\s+contact|nurse|surgeon|pcp|"
     r"mother|father|parent|spouse|relative|informant|witness|interpreter|requested\s+by|ordered\s+by)"
     r"\s*(?P<v>:)", ignore_case=True)
+_BY_RE = compile_re(
+    r"(?:^|[^\w])(?:signed|dictated|reported|read|reviewed|transcribed|approved|verified|seen|examined|evaluated|"
+    r"referred|ordered|interpreted|performed|authored|requested|accompanied|brought|cosigned|co-signed)"
+    r"\s+(?:in\s+)?by(?P<v>)(?:$|[^\w])", ignore_case=True)
 _CUE_RE = compile_re(
-    r"(?:^|[^\w])(?:(?:signed|dictated|reported|read|reviewed|transcribed|approved|verified|seen|examined|evaluated|"
-    r"referred|ordered|interpreted|performed|authored|sent|requested|accompanied|brought)\s+(?:in\s+)?by|"
-    r"discussed\s+with|spoke\s+(?:with|to)|spoken\s+(?:with|to)|talked\s+(?:with|to)|communicated\s+(?:with|to)|"
-    r"conveyed\s+to|relayed\s+to|called|paged|notified|informed|per|cc|attn|"
+    r"(?:^|[^\w])(?:discussed\s+with|spoke\s+(?:with|to)|spoken\s+(?:with|to)|talked\s+(?:with|to)|communicated\s+(?:with|to)|"
+    r"conveyed\s+to|relayed\s+to|(?:faxed|sent|mailed|e-?mailed|copied|forwarded|addressed|given|released)\s+to|called|paged|notified|informed|per|cc|attn|"
     r"patient|pt|wife|husband|daughter|son|mother|father|brother|sister|friend|partner|spouse|caregiver|guardian|"
     r"niece|nephew|grandson|granddaughter|grandmother|grandfather|aunt|uncle|cousin|roommate|neighbou?r|"
     r"boyfriend|girlfriend|fiancee?|named|called)(?P<v>)(?:$|[^\w])", ignore_case=True)
@@ -50,51 +54,52 @@ _CREDENTIAL_RE = compile_re(
     r"(?P<v>)(?:,\s*|\s+)(?:(?i:m\.d\.?|md|ph\.?d\.?|mbbs|frcr|frcpc|pa-c|rt\(r\)|crnp|dnp|facr|rn|r\.n\.|"
     r"pharmd|d\.o\.)|DO|NP|MS|MPH|PA|APRN|LPN|CNM|DDS|DMD)(?:$|[^\w])")
 _INST_RE = compile_re(rf"(?i:{INSTITUTION_HEAD})")
-_SENT_END = frozenset(".!?;:\n\t•*")
+_GROW = 3  # a name grows by at most three words each way (so a run of names costs linear time)
+_SUBJECT_VERBS = frozenset("""was is has had reports reported denies denied states stated presented tolerated underwent
+agreed called notified and who will would says said""".split())
 
 
-@dataclass
-class _Tok:
+@lru_cache(maxsize=200_000)
+def _info(word: str) -> tuple[str, bool, bool, bool, bool, bool, bool]:
+    """(lower case, stop word, clinical word, census name, eponym, capitalised, initial), computed once per word."""
+    key = word.lower()
+    bare = key[:-2] if key.endswith(("'s", "’s")) else key
+    return (key, bare in STOP, clinical(word), first_name(word) or surname(word), eponym(word), word[:1].isupper(),
+            len(word) == 1 and word.isalpha())
+
+
+class _Tok(NamedTuple):
+    """A word of the text and what the word lists say about it (a tuple: cheap to make a million of)."""
+
     start: int
     end: int
     word: str
     initial_sentence: bool
+    key: str
+    stop: bool
+    clin: bool
+    gaz: bool
+    epo: bool
+    cap: bool
+    initial: bool
 
-    @property
-    def key(self) -> str:
-        return self.word.lower()
 
-    @property
-    def cap(self) -> bool:
-        return self.word[:1].isupper()
-
-    @property
-    def stop(self) -> bool:
-        k = self.key[:-2] if self.key.endswith(("'s", "’s")) else self.key
-        return k in STOP
-
-    @property
-    def clin(self) -> bool:
-        return clinical(self.word)
-
-    @property
-    def gaz(self) -> bool:
-        return first_name(self.word) or surname(self.word)
-
-    @property
-    def initial(self) -> bool:
-        return len(self.word) == 1 and self.word.isupper()
+_make = tuple.__new__
 
 
 def _tokens(text: str) -> list[_Tok]:
+    """The words, each with whether a sentence starts there (after . ! ? ; : or a line break, not
+    after an initial's period "J. Smith")."""
     out: list[_Tok] = []
-    for a, b in spans(_WORD_RE, text, "v"):
-        j = a - 1
-        while j >= 0 and text[j] in " (\"'" and a - j < 8:
-            j -= 1
-        initial = j < 0 or text[j] in _SENT_END or (text[j] == "." and (j < 1 or not text[j - 1].isupper()
-                                                                        or j >= 2 and text[j - 2].isalpha()))
-        out.append(_Tok(a, b, text[a:b], initial))
+    tok, sent = _WORD_RE.groupindex["v"], _WORD_RE.groupindex["e"]
+    for found in raw_spans(_WORD_RE, text):
+        (a, b), e = found[tok], found[sent][0]
+        if e >= 0:
+            initial = text[e] != "." or e < 1 or not text[e - 1].isupper() or (e >= 2 and text[e - 2].isalpha())
+        else:
+            initial = not out and not text[:a].strip()
+        word = text[a:b]
+        out.append(_make(_Tok, (a, b, word, initial) + _info(word)))
     return out
 
 
@@ -103,19 +108,18 @@ def _plain(tok: _Tok) -> bool:
     return (tok.initial or not (tok.stop or tok.clin)) and len(tok.word) <= 40
 
 
-def _eponym_use(toks: list[_Tok], i: int) -> bool:
-    return eponym(toks[i].word) and i + 1 < len(toks) and (toks[i + 1].clin or toks[i + 1].initial)
-
-
 def _alone(toks: list[_Tok], i: int) -> bool:
     """A name by its own shape and the gazetteer (evidence 2)."""
     t = toks[i]
-    if not _plain(t) or t.initial or _eponym_use(toks, i) or (t.word.isupper() and len(t.word) > 1 and not t.gaz):
+    if not _plain(t) or t.initial or toks[i].epo or (t.word.isupper() and len(t.word) > 1 and not t.gaz):
         return False
     if t.cap and not t.initial_sentence and (t.gaz or not english(t.word)):
         return True
     if t.gaz and not english(t.word):
         return True
+    if t.cap and t.initial_sentence and (t.gaz or not english(t.word)) and i + 1 < len(toks) \
+            and toks[i + 1].key in _SUBJECT_VERBS:
+        return True  # "Bhattacharya was notified."
     pair = [j for j in (i - 1, i + 1) if 0 <= j < len(toks) and toks[j].gaz and _plain(toks[j])
             and not toks[j].initial and _adjacent(toks, min(i, j))]
     return t.gaz and bool(pair) and (first_name(toks[min([i] + pair)].word))
@@ -131,10 +135,12 @@ def _grow(text: str, toks: list[_Tok], lo: int, hi: int, strong: bool) -> tuple[
     def namelike(t: _Tok) -> bool:
         return _plain(t) and (t.initial or t.gaz or (t.cap and not t.word.isupper()) or (strong and not english(t.word)))
 
-    while lo > 0 and _adjacent(toks, lo - 1) and not any(c in ".;:\n" for c in text[toks[lo - 1].end:toks[lo].start]) \
-            and namelike(toks[lo - 1]) and not toks[lo - 1].key in TITLES:
+    first, last = lo, hi
+    while lo > 0 and first - lo < _GROW and _adjacent(toks, lo - 1) and namelike(toks[lo - 1]) and toks[lo - 1].key not in TITLES \
+            and not any(c in ";:\n" or (c == "." and not toks[lo - 1].initial)
+                        for c in text[toks[lo - 1].end:toks[lo].start]):
         lo -= 1
-    while hi + 1 < len(toks) and _adjacent(toks, hi) and namelike(toks[hi + 1]) \
+    while hi + 1 < len(toks) and hi - last < _GROW and _adjacent(toks, hi) and namelike(toks[hi + 1]) \
             and not any(c in ";:\n" for c in text[toks[hi].end:toks[hi + 1].start]) \
             and (text[toks[hi].end:toks[hi + 1].start].strip() in ("", ",", "^") or toks[hi].initial):
         hi += 1
@@ -143,12 +149,12 @@ def _grow(text: str, toks: list[_Tok], lo: int, hi: int, strong: bool) -> tuple[
 
 def _take(text: str, toks: list[_Tok], i: int, strong: bool) -> tuple[int, int] | None:
     """The name starting at toks[i] after a cue: up to four plain words (strong cue) or name-like ones."""
-    while i < len(toks) and toks[i].key in TITLES:
+    if i < len(toks) and toks[i].key in TITLES:  # "called Dr. X": one title, not a run of them
         i += 1
-    if i >= len(toks) or not _plain(toks[i]) or _eponym_use(toks, i):
+    if i >= len(toks) or not _plain(toks[i]) or toks[i].epo:
         return None
     t = toks[i]
-    if not strong and not (t.gaz or (t.cap and not t.word.isupper()) or not english(t.word)):
+    if not strong and not (t.gaz or t.initial or (t.cap and not t.word.isupper()) or not english(t.word)):
         return None
     hi = i
     while hi + 1 < len(toks) and hi - i < 3 and _plain(toks[hi + 1]) and toks[hi + 1].key not in TITLES:
@@ -156,8 +162,9 @@ def _take(text: str, toks: list[_Tok], i: int, strong: bool) -> tuple[int, int] 
         if not (gap.strip() in ("", ",", "^") or (toks[hi].initial and gap.strip() == ".")) or len(gap) > 3:
             break
         nxt = toks[hi + 1]
-        if not (strong or nxt.gaz or nxt.initial or (nxt.cap and not nxt.word.isupper()) or not english(nxt.word)):
-            break
+        if not (nxt.gaz or nxt.initial or (nxt.cap and not nxt.word.isupper()) or not english(nxt.word)
+                or (strong and t.word.isupper() and nxt.word.isupper())):
+            break  # "Prof. Schmidt agreed": the cue vouches for the first word only
         hi += 1
     return i, hi
 
@@ -175,10 +182,10 @@ def _index(toks: list[_Tok], pos: int) -> int:
 
 
 def _candidate(toks: list[_Tok], i: int) -> bool:
-    """A word the NER should look at: capitalised, plain, and a census name, no English word or mid-sentence."""
+    """A word the NER should look at: capitalised, plain, and inside a sentence or no English word."""
     t = toks[i]
-    return (t.cap and _plain(t) and not t.initial and not _eponym_use(toks, i) and len(t.word) > 1
-            and not (t.word.isupper() and not t.gaz) and (t.gaz or not t.initial_sentence or not english(t.word)))
+    return (t.cap and _plain(t) and not t.initial and not toks[i].epo and len(t.word) > 1
+            and not (t.word.isupper() and not t.gaz) and (not t.initial_sentence or not english(t.word)))
 
 
 def _ner_spans(text: str, toks: list[_Tok]) -> list[Span]:
@@ -216,17 +223,19 @@ def person_spans(text: str, ner: bool = True) -> list[Span]:
                 found.append((*got, True))
         elif _alone(toks, i):
             found.append((i, i, False))
-    for regex, strong in ((_LABEL_RE, True), (_CUE_RE, False)):
-        for m in regex.finditer(text):
-            if (got := _take(text, toks, _index(toks, span(m, "v")[1]), strong)) is not None:
-                found.append((*got, strong))
-    for m in _CREDENTIAL_RE.finditer(text):
-        hi = _index(toks, span(m, "v")[0]) - 1
+    for regex, strong in ((_LABEL_RE, True), (_BY_RE, True), (_CUE_RE, False)):
+        for m in finditer(regex, text):
+            end = m.end("v")
+            firm = strong or text[end:end + 1] in (",", ":")  # "The patient, ivan hu, is ..."
+            if (got := _take(text, toks, _index(toks, end), firm)) is not None:
+                found.append((*got, firm))
+    for m in finditer(_CREDENTIAL_RE, text):
+        hi = _index(toks, m.start("v")) - 1
         lo = hi
         while lo > 0 and hi - lo < 2 and _plain(toks[lo - 1]) and toks[lo - 1].key not in TITLES \
                 and _adjacent(toks, lo - 1) and not any(c in ".;:\n" for c in text[toks[lo - 1].end:toks[lo].start]):
             lo -= 1
-        if hi >= 0 and _plain(toks[hi]) and toks[hi].end >= span(m, "v")[0] - 1:
+        if hi >= 0 and _plain(toks[hi]) and toks[hi].end >= m.start("v") - 1:
             found.append((lo, hi, True))
     out: list[Span] = []
     for lo, hi, strong in found:

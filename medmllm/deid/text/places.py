@@ -10,7 +10,7 @@ matched by RE2 (``linear.py``); the word scans around a match look at most 120 c
 
 from __future__ import annotations
 
-from .linear import compile_re, span, spans
+from .linear import compile_re, finditer, spans
 from .vocab import STOP, clinical, eponym
 
 __all__ = ["place_spans", "INSTITUTION_HEAD"]
@@ -47,9 +47,10 @@ _ZIP_LABEL_RE = compile_re(rf"(?:zip|zip\s*code|postal\s*code|postcode)\s*[:#]?\
 _CITY_CUE_RE = compile_re(
     r"(?:^|[^\w])(?:lives|living|live|resides|residing|resident|moved|relocated|travell?ed|travell?ing|visiting|"
     r"born|native|hometown|address|addr|city|town|village|county|commutes|emigrated|immigrated|vacation|trip|"
-    r"transferred|flown|returned|returning|arrived)\s+(?:in|to|from|of|at|is|near|:)?\s*(?:the\s+)?"
-    r"(?:city\s+of\s+|town\s+of\s+|county\s+of\s+)?(?P<v>[a-z][\w'.-]*(?:\s+[a-z][\w'.-]*){0,2})", ignore_case=True)
-INSTITUTION_HEAD = (r"hospitals?|medical\s+cent(?:er|re)|med\s+ctr|health\s+(?:center|centre|system|services|network|"
+    r"transferred|flown|returned|returning|arrived)(?:\s+(?:in|to|from|of|at|is|near))?\s*:?\s*(?:the\s+)?"
+    r"(?:(?:city|town|county)\s+of\s+)?(?P<v>)", ignore_case=True)
+_PLACE_WORD_RE = compile_re(r"(?P<v>[A-Za-z][A-Za-z'.-]*)")
+INSTITUTION_HEAD = (r"hospitals?(?:\s+(?:cent(?:er|re)|system|network|campus))?|medical\s+cent(?:er|re)|med\s+ctr|health\s+(?:center|centre|system|services|network|"
                     r"sciences\s+center|partners)|healthcare|health\s+care|clinic|infirmary|institute|sanatorium|"
                     r"hospice|nursing\s+home|rehabilitation\s+(?:center|hospital)|rehab\s+center|cancer\s+center|"
                     r"imaging\s+center|surgery\s+center|surgical\s+center|urgent\s+care|medical\s+group|"
@@ -89,6 +90,20 @@ def _trim(text: str, start: int, end: int, digits: bool = False) -> tuple[int, i
     return (words[0][0], words[-1][1] - (1 if words[-1][2][-1] in ",;:" else 0)) if words else None
 
 
+def _place_after(text: str, pos: int) -> tuple[int, int] | None:
+    """Up to three place words right after a residence cue ("lives in san antonio"), stopping at the first
+    stop, generic or clinical word; None if the first word is one."""
+    window = text[pos:pos + 60]
+    words = [m.span("v") for m in finditer(_PLACE_WORD_RE, window)] if window else []
+    start = end = None
+    for a, b in words[:3]:
+        if window[end or 0:a].strip() or not _keep_word(window[a:b]):
+            break
+        start = a if start is None else start
+        end = b - (1 if window[b - 1] == "." and b - a > 3 else 0)
+    return None if start is None else (pos + start, pos + end)
+
+
 def _street_ok(words: list[str]) -> bool:
     """The words between the house number and the suffix: no lower-case clinical word, not all stop words."""
     if any(clinical(w) and not w[:1].isupper() and not w[:1].isdigit() for w in words):
@@ -119,27 +134,27 @@ def _institution(text: str, hstart: int, end: int, tail: bool) -> tuple[int, int
 def place_spans(text: str) -> list[Span]:
     """Candidate ADDRESS and HOSPITAL spans."""
     out: list[Span] = []
-    for m in _STREET_RE.finditer(text):
-        if _street_ok(m[m.re.groupindex["w"]].split()):
-            tail = _trim(text, span(m, "t")[0], span(m, "t")[1], digits=True) if span(m, "t")[1] > span(m, "t")[0] else None
-            out.append((span(m, "v")[0], tail[1] if tail else span(m, "t")[0], "ADDRESS", 2))
+    for m in finditer(_STREET_RE, text):
+        if _street_ok(m.group("w").split()):
+            tail = _trim(text, m.start("t"), m.end("t"), digits=True) if m.end("t") > m.start("t") else None
+            out.append((m.start("v"), tail[1] if tail else m.start("t"), "ADDRESS", 2))
     out += [(a, b, "ADDRESS", 2) for a, b in spans(_POBOX_RE, text, "v")]
     for a, b in spans(_CITY_ZIP_RE, text, "v"):
         cut = _trim(text, a, b, digits=True)
         if cut is not None:
             out.append((cut[0], cut[1], "ADDRESS", 2))
     out += [(a, b, "ADDRESS", 2) for a, b in spans(_ZIP_LABEL_RE, text, "v")]
-    for m in _CITY_STATE_RE.finditer(text):
-        a, b = span(m, "v")
-        if m[m.re.groupindex["st"]] not in _AMBIGUOUS_STATES or any(c.isdigit() for c in text[a:b]):
+    for m in finditer(_CITY_STATE_RE, text):
+        a, b = m.span("v")
+        if m.group("st") not in _AMBIGUOUS_STATES or any(c.isdigit() for c in text[a:b]):
             out.append((a, b, "ADDRESS", 2))
-    for a, b in spans(_CITY_CUE_RE, text, "v"):
-        cut = _trim(text, a, b)
-        if cut is not None:
-            out.append((cut[0], cut[1], "ADDRESS", 6))
-    for m in _INST_RE.finditer(text):
-        hstart, end = span(m, "h")[0], span(m, "h")[1]
-        tail = _trim(text, span(m, "t")[0], span(m, "t")[1]) if span(m, "t")[0] >= 0 else None
+    for m in finditer(_CITY_CUE_RE, text):
+        found = _place_after(text, m.end("v"))
+        if found is not None:
+            out.append((*found, "ADDRESS", 6))
+    for m in finditer(_INST_RE, text):
+        hstart, end = m.start("h"), m.end("h")
+        tail = _trim(text, m.start("t"), m.end("t")) if m.start("t") >= 0 else None
         end = tail[1] if tail else end
         found = _institution(text, hstart, end, tail is not None)
         if found is not None:

@@ -37,8 +37,12 @@ service medicine surgery radiology cardiology oncology neurology pathology md m.
 frcpc np pa pa-c rt yes unknown n/a na male female man woman men women year years old age aged sex gender
 am pm via per re cc dob mrn id acc accession ssn phone tel fax email e-mail date time room bed ward unit floor
 xxxx x xx xxx today yesterday tomorrow now prior previous previously current currently new old
-please thank thanks regards sincerely dear hello hi mon tue wed thu fri sat sun
-first second third last next same other another again
+please thank thanks regards sincerely dear hello hi
+one two three four five six seven eight nine ten
+first second third last next same other another again well
+dea npi upin vin udi imei mac fin csn har certificate license licence insurance policy account serial device implant
+vehicle plate social security member medicare medicaid fingerprint retinal scan photo record number address contact
+pager fax phone portal workstation node symptoms registration
 """.split()) | TITLES
 
 _PREFIXES = ("retro", "peri", "para", "infra", "supra", "sub", "intra", "inter", "extra", "trans", "post", "pre",
@@ -78,6 +82,8 @@ def _stems(word: str) -> list[str]:
         if word.endswith(suf) and len(word) - len(suf) >= 3:
             stem = word[: -len(suf)]
             out += [stem, stem + "e", stem + "y", stem + "ion", stem + "ic"]
+            if len(stem) > 3 and stem[-1] == stem[-2]:
+                out.append(stem[:-1])  # "transferred" -> "transfer"
     if word.endswith("ied"):
         out.append(word[:-3] + "y")
     return out
@@ -144,4 +150,7 @@ def _english_set() -> frozenset[str]:
 def english(word: str) -> bool:
     """An English lemma (WordNet via the spaCy model), after stripping one plain suffix."""
     vocab = _english_set()
-    return any(s in vocab for s in _stems(word.lower().strip(".'’")))
+    w = word.lower().strip(".'’")
+    if "-" in w:
+        return all(english(part) for part in w.split("-") if part)
+    return any(s in vocab for s in _stems(w))
