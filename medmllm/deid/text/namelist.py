@@ -53,6 +53,9 @@ class NameList:
         words = list(spans(_WORD_RE, text, "v"))
         out = []
         for i, (a, b) in enumerate(words):
+            if text[b - 2:b].lower() in ("'s", "’s"):  # a possessive: match the name, keep the 's
+                b -= 2
+                words[i] = (a, b)
             key = text[a:b].lower()
             best = None
             for seq in self.full.get(key, ()):

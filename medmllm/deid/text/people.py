@@ -108,7 +108,7 @@ def _plain(tok: _Tok) -> bool:
     return (tok.initial or not (tok.stop or tok.clin)) and len(tok.word) <= 40
 
 
-def _alone(toks: list[_Tok], i: int) -> bool:
+def _alone(text: str, toks: list[_Tok], i: int) -> bool:
     """A name by its own shape and the gazetteer (evidence 2)."""
     t = toks[i]
     if not _plain(t) or t.initial or toks[i].epo or (t.word.isupper() and len(t.word) > 1 and not t.gaz):
@@ -121,13 +121,15 @@ def _alone(toks: list[_Tok], i: int) -> bool:
             and toks[i + 1].key in _SUBJECT_VERBS:
         return True  # "Bhattacharya was notified."
     pair = [j for j in (i - 1, i + 1) if 0 <= j < len(toks) and toks[j].gaz and _plain(toks[j])
-            and not toks[j].initial and _adjacent(toks, min(i, j))]
+            and not toks[j].initial and _adjacent(text, toks, min(i, j))]
     return t.gaz and bool(pair) and (first_name(toks[min([i] + pair)].word))
 
 
-def _adjacent(toks: list[_Tok], i: int, text: str | None = None) -> bool:
-    """toks[i] and toks[i + 1] are separated by spaces, a comma, a caret or an initial's period only."""
-    return toks[i + 1].start - toks[i].end <= 3
+def _adjacent(text: str, toks: list[_Tok], i: int) -> bool:
+    """toks[i] and toks[i + 1] are separated by at most three spaces, commas or carets, or by an initial's
+    period ("J. Smith")."""
+    a, b = toks[i].end, toks[i + 1].start
+    return b - a <= 3 and all(c in " ,^\t" or (c == "." and toks[i].initial) for c in text[a:b])
 
 
 def _grow(text: str, toks: list[_Tok], lo: int, hi: int, strong: bool) -> tuple[int, int]:
@@ -136,13 +138,10 @@ def _grow(text: str, toks: list[_Tok], lo: int, hi: int, strong: bool) -> tuple[
         return _plain(t) and (t.initial or t.gaz or (t.cap and not t.word.isupper()) or (strong and not english(t.word)))
 
     first, last = lo, hi
-    while lo > 0 and first - lo < _GROW and _adjacent(toks, lo - 1) and namelike(toks[lo - 1]) and toks[lo - 1].key not in TITLES \
-            and not any(c in ";:\n" or (c == "." and not toks[lo - 1].initial)
-                        for c in text[toks[lo - 1].end:toks[lo].start]):
+    while lo > 0 and first - lo < _GROW and _adjacent(text, toks, lo - 1) and namelike(toks[lo - 1]) \
+            and toks[lo - 1].key not in TITLES:
         lo -= 1
-    while hi + 1 < len(toks) and hi - last < _GROW and _adjacent(toks, hi) and namelike(toks[hi + 1]) \
-            and not any(c in ";:\n" for c in text[toks[hi].end:toks[hi + 1].start]) \
-            and (text[toks[hi].end:toks[hi + 1].start].strip() in ("", ",", "^") or toks[hi].initial):
+    while hi + 1 < len(toks) and hi - last < _GROW and _adjacent(text, toks, hi) and namelike(toks[hi + 1]):
         hi += 1
     return lo, hi
 
@@ -205,7 +204,7 @@ def _ner_spans(text: str, toks: list[_Tok]) -> list[Span]:
             hi -= 1
         if lo > hi or not any(flags[lo:hi + 1]):
             continue
-        start, end = toks[lo].start, toks[hi].end
+        start, end = toks[lo].start, toks[hi].end - (2 if toks[hi].key.endswith("'s") else 0)
         kind = {"PERSON": "NAME", "ORG": "NAME"}.get(label, "ADDRESS")
         if label == "ORG" and _INST_RE.search(text[start:end]) is not None:
             kind = "HOSPITAL"
@@ -221,7 +220,7 @@ def person_spans(text: str, ner: bool = True) -> list[Span]:
         if t.key in TITLES and (text[t.end:t.end + 1] in (".", " ") or t.end == len(text)):
             if (got := _take(text, toks, i + 1, True)) is not None:
                 found.append((*got, True))
-        elif _alone(toks, i):
+        elif _alone(text, toks, i):
             found.append((i, i, False))
     for regex, strong in ((_LABEL_RE, True), (_BY_RE, True), (_CUE_RE, False)):
         for m in finditer(regex, text):
@@ -233,14 +232,15 @@ def person_spans(text: str, ner: bool = True) -> list[Span]:
         hi = _index(toks, m.start("v")) - 1
         lo = hi
         while lo > 0 and hi - lo < 2 and _plain(toks[lo - 1]) and toks[lo - 1].key not in TITLES \
-                and _adjacent(toks, lo - 1) and not any(c in ".;:\n" for c in text[toks[lo - 1].end:toks[lo].start]):
+                and _adjacent(text, toks, lo - 1) and not any(c in ".;:\n" for c in text[toks[lo - 1].end:toks[lo].start]):
             lo -= 1
         if hi >= 0 and _plain(toks[hi]) and toks[hi].end >= m.start("v") - 1:
             found.append((lo, hi, True))
     out: list[Span] = []
     for lo, hi, strong in found:
         lo, hi = _grow(text, toks, lo, hi, strong)
-        out.append((toks[lo].start, toks[hi].end, "NAME", 6 if strong else 7))
+        end = toks[hi].end - (2 if toks[hi].key.endswith("'s") else 0)  # "Lindqvist's film": keep the 's
+        out.append((toks[lo].start, end, "NAME", 6 if strong else 7))
     out += [(a, b, "NAME", 6) for a, b in spans(_CARET_RE, text, "v")]
     if ner:
         out += _ner_spans(text, toks)

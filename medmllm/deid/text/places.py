@@ -87,7 +87,11 @@ def _trim(text: str, start: int, end: int, digits: bool = False) -> tuple[int, i
         words.pop(0)
     while words and not _keep_word(words[-1][2], digits):
         words.pop()
-    return (words[0][0], words[-1][1] - (1 if words[-1][2][-1] in ",;:" else 0)) if words else None
+    if not words:
+        return None
+    last = words[-1][2]
+    cut = 1 if last[-1] in ",;:" or (last[-1] == "." and len(last) > 4) else 0  # "Pennsylvania." but "St."
+    return words[0][0], words[-1][1] - cut
 
 
 def _place_after(text: str, pos: int) -> tuple[int, int] | None:
