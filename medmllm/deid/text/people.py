@@ -24,7 +24,7 @@ from typing import NamedTuple
 from .linear import compile_re, finditer, raw_spans, spans
 from .ner import SEGMENT_CHARS, entities
 from .places import INSTITUTION_HEAD
-from .vocab import STOP, TITLES, clinical, english, eponym, first_name, surname
+from .vocab import STOP, TITLES, clinical, common, english, eponym, first_name, surname
 
 __all__ = ["person_spans"]
 
@@ -50,6 +50,9 @@ _CUE_RE = compile_re(
     r"patient|pt|wife|husband|daughter|son|mother|father|brother|sister|friend|partner|spouse|caregiver|guardian|"
     r"niece|nephew|grandson|granddaughter|grandmother|grandfather|aunt|uncle|cousin|roommate|neighbou?r|"
     r"boyfriend|girlfriend|fiancee?|named|called)(?P<v>)(?:$|[^\w])", ignore_case=True)
+# the most generic cues ("reviewed with Wagner", "faxed to jean"): only a capitalised word, an initial or a
+# census name that is no common word may follow
+_WITH_RE = compile_re(r"(?:^|[^\w])(?:with|to)(?P<v>)\s", ignore_case=True)
 _CREDENTIAL_RE = compile_re(
     r"(?P<v>)(?:,\s*|\s+)(?:(?i:m\.d\.?|md|ph\.?d\.?|mbbs|frcr|frcpc|pa-c|rt\(r\)|crnp|dnp|facr|rn|r\.n\.|"
     r"pharmd|d\.o\.)|DO|NP|MS|MPH|PA|APRN|LPN|CNM|DDS|DMD)(?:$|[^\w])")
@@ -117,12 +120,15 @@ def _alone(text: str, toks: list[_Tok], i: int) -> bool:
         return True
     if t.gaz and not english(t.word):
         return True
-    if t.cap and t.initial_sentence and (t.gaz or not english(t.word)) and i + 1 < len(toks) \
+    if t.initial_sentence and (t.gaz and not common(t.word) or not english(t.word)) and i + 1 < len(toks) \
             and toks[i + 1].key in _SUBJECT_VERBS:
         return True  # "Bhattacharya was notified."
-    pair = [j for j in (i - 1, i + 1) if 0 <= j < len(toks) and toks[j].gaz and _plain(toks[j])
-            and not toks[j].initial and _adjacent(text, toks, min(i, j))]
-    return t.gaz and bool(pair) and (first_name(toks[min([i] + pair)].word))
+    pair = [j for j in (i - 1, i + 1) if 0 <= j < len(toks) and _plain(toks[j]) and not toks[j].initial
+            and _adjacent(text, toks, min(i, j))]
+    if t.gaz and any(toks[j].gaz and first_name(toks[min(i, j)].word) for j in pair):
+        return True  # "john smith"
+    # "ximena wagner": a census name that is no common word beside a word that is no English word
+    return t.gaz and not common(t.word) and any(not english(toks[j].word) for j in pair)
 
 
 def _adjacent(text: str, toks: list[_Tok], i: int) -> bool:
@@ -135,7 +141,8 @@ def _adjacent(text: str, toks: list[_Tok], i: int) -> bool:
 def _grow(text: str, toks: list[_Tok], lo: int, hi: int, strong: bool) -> tuple[int, int]:
     """Extend toks[lo..hi] over neighbouring name-like words (capitalised, census names, initials)."""
     def namelike(t: _Tok) -> bool:
-        return _plain(t) and (t.initial or t.gaz or (t.cap and not t.word.isupper()) or (strong and not english(t.word)))
+        return _plain(t) and (t.initial or (t.gaz and not common(t.word)) or (t.cap and not t.word.isupper())
+                              or (strong and not english(t.word)))
 
     first, last = lo, hi
     while lo > 0 and first - lo < _GROW and _adjacent(text, toks, lo - 1) and namelike(toks[lo - 1]) \
@@ -146,14 +153,18 @@ def _grow(text: str, toks: list[_Tok], lo: int, hi: int, strong: bool) -> tuple[
     return lo, hi
 
 
-def _take(text: str, toks: list[_Tok], i: int, strong: bool) -> tuple[int, int] | None:
+def _take(text: str, toks: list[_Tok], i: int, strong: bool, generic: bool = False) -> tuple[int, int] | None:
     """The name starting at toks[i] after a cue: up to four plain words (strong cue) or name-like ones."""
     if i < len(toks) and toks[i].key in TITLES:  # "called Dr. X": one title, not a run of them
         i += 1
     if i >= len(toks) or not _plain(toks[i]) or toks[i].epo:
         return None
     t = toks[i]
-    if not strong and not (t.gaz or t.initial or (t.cap and not t.word.isupper()) or not english(t.word)):
+    initial = t.initial and text[t.end:t.end + 1] == "."
+    if generic and not (initial or (t.cap and not t.word.isupper()) or (t.gaz and not common(t.word))):
+        return None
+    if not strong and not (initial or (t.cap and not t.word.isupper()) or (t.gaz and not common(t.word))
+                           or (not english(t.word) and (not t.word.isupper() or len(t.word) > 4))):
         return None
     hi = i
     while hi + 1 < len(toks) and hi - i < 3 and _plain(toks[hi + 1]) and toks[hi + 1].key not in TITLES:
@@ -161,8 +172,8 @@ def _take(text: str, toks: list[_Tok], i: int, strong: bool) -> tuple[int, int] 
         if not (gap.strip() in ("", ",", "^") or (toks[hi].initial and gap.strip() == ".")) or len(gap) > 3:
             break
         nxt = toks[hi + 1]
-        if not (nxt.gaz or nxt.initial or (nxt.cap and not nxt.word.isupper()) or not english(nxt.word)
-                or (strong and t.word.isupper() and nxt.word.isupper())):
+        if not ((nxt.gaz and not common(nxt.word)) or nxt.initial or (nxt.cap and not nxt.word.isupper())
+                or not english(nxt.word) or (t.word.isupper() and nxt.word.isupper() and not nxt.stop)):
             break  # "Prof. Schmidt agreed": the cue vouches for the first word only
         hi += 1
     return i, hi
@@ -222,11 +233,11 @@ def person_spans(text: str, ner: bool = True) -> list[Span]:
                 found.append((*got, True))
         elif _alone(text, toks, i):
             found.append((i, i, False))
-    for regex, strong in ((_LABEL_RE, True), (_BY_RE, True), (_CUE_RE, False)):
+    for regex, strong in ((_LABEL_RE, True), (_BY_RE, True), (_CUE_RE, False), (_WITH_RE, False)):
         for m in finditer(regex, text):
             end = m.end("v")
             firm = strong or text[end:end + 1] in (",", ":")  # "The patient, ivan hu, is ..."
-            if (got := _take(text, toks, _index(toks, end), firm)) is not None:
+            if (got := _take(text, toks, _index(toks, end), firm, regex is _WITH_RE)) is not None:
                 found.append((*got, firm))
     for m in finditer(_CREDENTIAL_RE, text):
         hi = _index(toks, m.start("v")) - 1

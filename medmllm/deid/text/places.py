@@ -47,7 +47,8 @@ _ZIP_LABEL_RE = compile_re(rf"(?:zip|zip\s*code|postal\s*code|postcode)\s*[:#]?\
 _CITY_CUE_RE = compile_re(
     r"(?:^|[^\w])(?:lives|living|live|resides|residing|resident|moved|relocated|travell?ed|travell?ing|visiting|"
     r"born|native|hometown|address|addr|city|town|village|county|commutes|emigrated|immigrated|vacation|trip|"
-    r"transferred|flown|returned|returning|arrived)(?:\s+(?:in|to|from|of|at|is|near))?\s*:?\s*(?:the\s+)?"
+    r"transferred|flown|returned|returning|arrived|originally|formerly|hails|grew\s+up|raised|visited)"
+    r"(?:\s+(?:in|to|from|of|at|is|near))?\s*:?\s*(?:the\s+)?"
     r"(?:(?:city|town|county)\s+of\s+)?(?P<v>)", ignore_case=True)
 _PLACE_WORD_RE = compile_re(r"(?P<v>[A-Za-z][A-Za-z'.-]*)")
 INSTITUTION_HEAD = (r"hospitals?(?:\s+(?:cent(?:er|re)|system|network|campus))?|medical\s+cent(?:er|re)|med\s+ctr|health\s+(?:center|centre|system|services|network|"
@@ -94,14 +95,21 @@ def _trim(text: str, start: int, end: int, digits: bool = False) -> tuple[int, i
     return words[0][0], words[-1][1] - cut
 
 
+# words that are stop or generic words alone but parts of place names ("New Orleans", "Salt Lake City")
+_PLACE_PARTS = frozenset("""new old fort lake city san santa st saint el los las la le de del da do dos rio ho chi minh
+port mount mt north south east west upper lower grand great little salt cedar palm""".split())
+
+
 def _place_after(text: str, pos: int) -> tuple[int, int] | None:
     """Up to three place words right after a residence cue ("lives in san antonio"), stopping at the first
     stop, generic or clinical word; None if the first word is one."""
     window = text[pos:pos + 60]
     words = [m.span("v") for m in finditer(_PLACE_WORD_RE, window)] if window else []
     start = end = None
-    for a, b in words[:3]:
-        if window[end or 0:a].strip() or not _keep_word(window[a:b]):
+    for k, (a, b) in enumerate(words[:4]):
+        w = window[a:b]
+        if window[end or 0:a].strip() or not (_keep_word(w) or (w.lower().rstrip(".") in _PLACE_PARTS
+                                                                  and k + 1 < len(words))):
             break
         start = a if start is None else start
         end = b - (1 if window[b - 1] == "." and b - a > 3 else 0)

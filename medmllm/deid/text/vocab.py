@@ -8,8 +8,10 @@
 - ``first_name`` / ``surname``: the US Census 1990 lists (public domain; ``census_names.txt.gz``:
   all 5,163 first names, the 40,000 most frequent surnames).
 - ``english(word)``: WordNet's lemma index as shipped in the spaCy model's lemmatizer (83k
-  lemmas; it holds some proper names too). Only used to decide whether a lower-case or
-  sentence-initial gazetteer hit may be an ordinary word ("bell", "may").
+  lemmas; it holds many proper names too: "jones", "wagner"). A lower-case or sentence-initial
+  word alone is a name only when it is no English word at all.
+- ``common(word)``: the stricter test used beside a cue or another name: a verb, adjective or
+  adverb lemma, or a noun that is no census name ("hair" is common, "wagner" and "jean" are not).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import gzip
 from functools import cache
 from importlib import resources
 
-__all__ = ["STOP", "TITLES", "clinical", "eponym", "first_name", "surname", "english", "gazetteer"]
+__all__ = ["STOP", "TITLES", "clinical", "eponym", "first_name", "surname", "english", "common", "gazetteer"]
 
 TITLES = frozenset("dr drs doctor mr mrs ms miss mx prof professor nurse sister rev fr sr".split())
 
@@ -154,3 +156,19 @@ def english(word: str) -> bool:
     if "-" in w:
         return all(english(part) for part in w.split("-") if part)
     return any(s in vocab for s in _stems(w))
+
+
+@cache
+def common(word: str) -> bool:
+    """An English word that is not also a person's name: a verb, adjective or adverb lemma, or a noun that
+    is no census name ("hair" but not "wagner", "jones" or "jean", which WordNet lists as nouns)."""
+    from .ner import lemma_parts
+
+    other, nouns = lemma_parts()
+    w = word.lower().strip(".'’")
+    if "-" in w:
+        return all(common(part) for part in w.split("-") if part)
+    stems = _stems(w)
+    if any(s in other for s in stems):
+        return True
+    return any(s in nouns and not (first_name(s) or surname(s)) for s in stems)
