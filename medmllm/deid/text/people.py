@@ -120,15 +120,30 @@ def _alone(text: str, toks: list[_Tok], i: int) -> bool:
         return True
     if t.gaz and not english(t.word):
         return True
-    if t.initial_sentence and (t.gaz and not common(t.word) or not english(t.word)) and i + 1 < len(toks) \
-            and toks[i + 1].key in _SUBJECT_VERBS:
-        return True  # "Bhattacharya was notified."
+    if i + 1 < len(toks) and toks[i + 1].key in _SUBJECT_VERBS and _subject(text, toks, i) is not None:
+        return True  # "Bhattacharya was notified.", "jericho wagner is a ..."
     pair = [j for j in (i - 1, i + 1) if 0 <= j < len(toks) and _plain(toks[j]) and not toks[j].initial
             and _adjacent(text, toks, min(i, j))]
     if t.gaz and any(toks[j].gaz and first_name(toks[min(i, j)].word) for j in pair):
         return True  # "john smith"
     # "ximena wagner": a census name that is no common word beside a word that is no English word
     return t.gaz and not common(t.word) and any(not english(toks[j].word) for j in pair)
+
+
+def _subject(text: str, toks: list[_Tok], i: int) -> int | None:
+    """The first word of a sentence-opening name of one to three words ending at toks[i] (before "was",
+    "is", ...), each a census name that is no common word or no English word; None if there is none."""
+    lo = i
+    while True:
+        t = toks[lo]
+        if not _plain(t) or t.initial or not ((t.gaz and not common(t.word)) or not english(t.word)
+                                             or (lo < i and t.gaz)):
+            return None
+        if t.initial_sentence:
+            return lo
+        if lo == 0 or i - lo >= 2 or not _adjacent(text, toks, lo - 1):
+            return None
+        lo -= 1
 
 
 def _adjacent(text: str, toks: list[_Tok], i: int) -> bool:
@@ -140,9 +155,11 @@ def _adjacent(text: str, toks: list[_Tok], i: int) -> bool:
 
 def _grow(text: str, toks: list[_Tok], lo: int, hi: int, strong: bool) -> tuple[int, int]:
     """Extend toks[lo..hi] over neighbouring name-like words (capitalised, census names, initials)."""
+    caps = all(toks[k].word.isupper() for k in range(lo, hi + 1))
+
     def namelike(t: _Tok) -> bool:
         return _plain(t) and (t.initial or (t.gaz and not common(t.word)) or (t.cap and not t.word.isupper())
-                              or (strong and not english(t.word)))
+                              or ((strong or caps and t.word.isupper()) and not english(t.word)))
 
     first, last = lo, hi
     while lo > 0 and first - lo < _GROW and _adjacent(text, toks, lo - 1) and namelike(toks[lo - 1]) \
@@ -153,12 +170,13 @@ def _grow(text: str, toks: list[_Tok], lo: int, hi: int, strong: bool) -> tuple[
     return lo, hi
 
 
-def _take(text: str, toks: list[_Tok], i: int, strong: bool, generic: bool = False) -> tuple[int, int] | None:
+def _take(text: str, toks: list[_Tok], i: int, strong: bool, generic: bool = False,
+          title: bool = False) -> tuple[int, int] | None:
     """The name starting at toks[i] after a cue: up to four plain words (strong cue) or name-like ones."""
     if i < len(toks) and toks[i].key in TITLES:  # "called Dr. X": one title, not a run of them
         i += 1
-    if i >= len(toks) or not _plain(toks[i]) or toks[i].epo:
-        return None
+    if i >= len(toks) or toks[i].epo or not (_plain(toks[i]) or (title and toks[i].cap and not toks[i].stop)):
+        return None  # after a title a capitalised clinical word may be a name too ("Mr. Hu")
     t = toks[i]
     initial = t.initial and text[t.end:t.end + 1] == "."
     if generic and not (initial or (t.cap and not t.word.isupper()) or (t.gaz and not common(t.word))):
@@ -229,10 +247,11 @@ def person_spans(text: str, ner: bool = True) -> list[Span]:
     found: list[tuple[int, int, bool]] = []  # token ranges, and whether a cue found them
     for i, t in enumerate(toks):
         if t.key in TITLES and (text[t.end:t.end + 1] in (".", " ") or t.end == len(text)):
-            if (got := _take(text, toks, i + 1, True)) is not None:
+            if (got := _take(text, toks, i + 1, True, title=True)) is not None:
                 found.append((*got, True))
         elif _alone(text, toks, i):
-            found.append((i, i, False))
+            found.append((_subject(text, toks, i) if i + 1 < len(toks) and toks[i + 1].key in _SUBJECT_VERBS
+                           and _subject(text, toks, i) is not None else i, i, False))
     for regex, strong in ((_LABEL_RE, True), (_BY_RE, True), (_CUE_RE, False), (_WITH_RE, False)):
         for m in finditer(regex, text):
             end = m.end("v")

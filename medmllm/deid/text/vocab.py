@@ -42,6 +42,7 @@ xxxx x xx xxx today yesterday tomorrow now prior previous previously current cur
 please thank thanks regards sincerely dear hello hi
 one two three four five six seven eight nine ten
 first second third last next same other another again well
+day days week weeks month months year years hour hours minute minutes
 dea npi upin vin udi imei mac fin csn har certificate license licence insurance policy account serial device implant
 vehicle plate social security member medicare medicaid fingerprint retinal scan photo record number address contact
 pager fax phone portal workstation node symptoms registration
@@ -168,7 +169,8 @@ def common(word: str) -> bool:
     w = word.lower().strip(".'’")
     if "-" in w:
         return all(common(part) for part in w.split("-") if part)
-    stems = _stems(w)
-    if any(s in other for s in stems):
+    if w in other:
         return True
-    return any(s in nouns and not (first_name(s) or surname(s)) for s in stems)
+    if first_name(w) or surname(w):  # "morales" is a name even though "morale" is a noun
+        return False
+    return any(s in other or s in nouns for s in _stems(w))
