@@ -169,7 +169,8 @@ def structured_spans(text: str) -> list[Span]:
         out.extend((a, b, kind, prio) for a, b in spans(regex, text, "v", check))
 
     add(_EMAIL_RE, "EMAIL", 0)
-    out.extend((a, len(text[a:b].rstrip(".,;:!?)]'\"")) + a, "URL", 0) for a, b in spans(_URL_RE, text, "v"))
+    out.extend((a, len(text[a:b].rstrip(".,;:!?)]'\"")) + a, "URL", 0) for a, b in spans(_URL_RE, text, "v")
+               if not text[b:b + 1].isalpha())  # "atelectasis.Catheter" is no domain
     add(_IPV4_RE, "IP", 1, _after("."))
     add(_IPV6_RE, "IP", 1, lambda t, a, b: sum(c.isdigit() for c in t[a:b]) >= 1 and b - a >= 6)
     add(_SSN_RE, "ID", 1, _after("-"))

@@ -49,7 +49,8 @@ _CUE_RE = compile_re(
     r"conveyed\s+to|relayed\s+to|(?:faxed|sent|mailed|e-?mailed|copied|forwarded|addressed|given|released)\s+to|called|paged|notified|informed|per|cc|attn|"
     r"patient|pt|wife|husband|daughter|son|mother|father|brother|sister|friend|partner|spouse|caregiver|guardian|"
     r"niece|nephew|grandson|granddaughter|grandmother|grandfather|aunt|uncle|cousin|roommate|neighbou?r|"
-    r"boyfriend|girlfriend|fiancee?|named|called)(?P<v>)(?:$|[^\w])", ignore_case=True)
+    r"boyfriend|girlfriend|fiancee?|named|called|radiologist|resident|attending|physician|surgeon|technologist|"
+    r"fellow|provider|pcp|np)(?P<v>)(?:$|[^\w])", ignore_case=True)
 # the most generic cues ("reviewed with Wagner", "faxed to jean"): only a capitalised word, an initial or a
 # census name that is no common word may follow
 _WITH_RE = compile_re(r"(?:^|[^\w])(?:with|to)(?P<v>)\s", ignore_case=True)
@@ -114,20 +115,20 @@ def _plain(tok: _Tok) -> bool:
 def _alone(text: str, toks: list[_Tok], i: int) -> bool:
     """A name by its own shape and the gazetteer (evidence 2)."""
     t = toks[i]
+    if i + 1 < len(toks) and toks[i + 1].key in _SUBJECT_VERBS and _subject(text, toks, i) is not None:
+        return True  # "Bhattacharya was notified.", "jericho wagner is a ...", "SOKOLOV was notified."
     if not _plain(t) or t.initial or toks[i].epo or (t.word.isupper() and len(t.word) > 1 and not t.gaz):
         return False
     if t.cap and not t.initial_sentence and (t.gaz or not english(t.word)):
         return True
     if t.gaz and not english(t.word):
         return True
-    if i + 1 < len(toks) and toks[i + 1].key in _SUBJECT_VERBS and _subject(text, toks, i) is not None:
-        return True  # "Bhattacharya was notified.", "jericho wagner is a ..."
     pair = [j for j in (i - 1, i + 1) if 0 <= j < len(toks) and _plain(toks[j]) and not toks[j].initial
             and _adjacent(text, toks, min(i, j))]
     if t.gaz and any(toks[j].gaz and first_name(toks[min(i, j)].word) for j in pair):
         return True  # "john smith"
-    # "ximena wagner": a census name that is no common word beside a word that is no English word
-    return t.gaz and not common(t.word) and any(not english(toks[j].word) for j in pair)
+    # "ximena wagner": a census name that is no common word after a word that is no English word
+    return t.gaz and not common(t.word) and any(j < i and not english(toks[j].word) for j in pair)
 
 
 def _subject(text: str, toks: list[_Tok], i: int) -> int | None:
@@ -159,7 +160,7 @@ def _grow(text: str, toks: list[_Tok], lo: int, hi: int, strong: bool) -> tuple[
 
     def namelike(t: _Tok) -> bool:
         return _plain(t) and (t.initial or (t.gaz and not common(t.word)) or (t.cap and not t.word.isupper())
-                              or ((strong or caps and t.word.isupper()) and not english(t.word)))
+                              or ((strong or caps or not t.word.isupper()) and not english(t.word)))
 
     first, last = lo, hi
     while lo > 0 and first - lo < _GROW and _adjacent(text, toks, lo - 1) and namelike(toks[lo - 1]) \
@@ -179,7 +180,8 @@ def _take(text: str, toks: list[_Tok], i: int, strong: bool, generic: bool = Fal
         return None  # after a title a capitalised clinical word may be a name too ("Mr. Hu")
     t = toks[i]
     initial = t.initial and text[t.end:t.end + 1] == "."
-    if generic and not (initial or (t.cap and not t.word.isupper()) or (t.gaz and not common(t.word))):
+    if generic and not (initial or (t.cap and not t.word.isupper()) or (t.gaz and not common(t.word))
+                        or (t.word.isupper() and len(t.word) > 4 and not english(t.word))):
         return None
     if not strong and not (initial or (t.cap and not t.word.isupper()) or (t.gaz and not common(t.word))
                            or (not english(t.word) and (not t.word.isupper() or len(t.word) > 4))):
@@ -190,6 +192,9 @@ def _take(text: str, toks: list[_Tok], i: int, strong: bool, generic: bool = Fal
         if not (gap.strip() in ("", ",", "^") or (toks[hi].initial and gap.strip() == ".")) or len(gap) > 3:
             break
         nxt = toks[hi + 1]
+        if strong and toks[hi].initial and gap.strip() == ".":  # "resident: l. hill"
+            hi += 1
+            continue
         if not ((nxt.gaz and not common(nxt.word)) or nxt.initial or (nxt.cap and not nxt.word.isupper())
                 or not english(nxt.word) or (t.word.isupper() and nxt.word.isupper() and not nxt.stop)):
             break  # "Prof. Schmidt agreed": the cue vouches for the first word only
