@@ -131,6 +131,11 @@ def _alone(text: str, toks: list[_Tok], i: int) -> bool:
     return t.gaz and not common(t.word) and any(j < i and not english(toks[j].word) for j in pair)
 
 
+def _named(t: _Tok) -> bool:
+    """Before a credential: a plain word that looks like a name, not "covering NP" or "on-call MD"."""
+    return _plain(t) and (t.initial or t.cap or (t.gaz and not common(t.word)) or not english(t.word))
+
+
 def _subject(text: str, toks: list[_Tok], i: int) -> int | None:
     """The first word of a sentence-opening name of one to three words ending at toks[i] (before "was",
     "is", ...), each a census name that is no common word or no English word; None if there is none."""
@@ -266,10 +271,10 @@ def person_spans(text: str, ner: bool = True) -> list[Span]:
     for m in finditer(_CREDENTIAL_RE, text):
         hi = _index(toks, m.start("v")) - 1
         lo = hi
-        while lo > 0 and hi - lo < 2 and _plain(toks[lo - 1]) and toks[lo - 1].key not in TITLES \
-                and _adjacent(text, toks, lo - 1) and not any(c in ".;:\n" for c in text[toks[lo - 1].end:toks[lo].start]):
+        while lo > 0 and hi - lo < 2 and _named(toks[lo - 1]) and toks[lo - 1].key not in TITLES \
+                and _adjacent(text, toks, lo - 1):
             lo -= 1
-        if hi >= 0 and _plain(toks[hi]) and toks[hi].end >= m.start("v") - 1:
+        if hi >= 0 and _named(toks[hi]) and toks[hi].end >= m.start("v") - 1:
             found.append((lo, hi, True))
     out: list[Span] = []
     for lo, hi, strong in found:
