@@ -1,8 +1,8 @@
 """De-identification: DICOM folders (PS3.15 Annex E Basic Profile, via dicognito) and report text.
 
 ``deid_folder(in_dir, out_dir, salt=...)`` writes a de-identified copy of a DICOM folder plus an audit
-CSV; ``scrub_text(text, names=[...])`` replaces names, dates, IDs, phone numbers and e-mail addresses
-in free text with placeholders. The CLI commands are ``medmllm deid`` and ``medmllm deid-text``.
+CSV; ``scrub_text(text, names=[...])`` replaces the HIPAA Safe Harbor identifiers that occur in free
+text (names without a list, dates, ages over 89, addresses, institutions, contacts, IDs) with placeholders. The CLI commands are ``medmllm deid`` and ``medmllm deid-text``.
 """
 
 from __future__ import annotations

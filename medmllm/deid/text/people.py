@@ -260,8 +260,8 @@ def person_spans(text: str, ner: bool = True) -> list[Span]:
             if (got := _take(text, toks, i + 1, True, title=True)) is not None:
                 found.append((*got, True))
         elif _alone(text, toks, i):
-            found.append((_subject(text, toks, i) if i + 1 < len(toks) and toks[i + 1].key in _SUBJECT_VERBS
-                           and _subject(text, toks, i) is not None else i, i, False))
+            first = _subject(text, toks, i) if i + 1 < len(toks) and toks[i + 1].key in _SUBJECT_VERBS else None
+            found.append((i if first is None else first, i, False))
     for regex, strong in ((_LABEL_RE, True), (_BY_RE, True), (_CUE_RE, False), (_WITH_RE, False)):
         for m in finditer(regex, text):
             end = m.end("v")
@@ -277,8 +277,12 @@ def person_spans(text: str, ner: bool = True) -> list[Span]:
         if hi >= 0 and _named(toks[hi]) and toks[hi].end >= m.start("v") - 1:
             found.append((lo, hi, True))
     out: list[Span] = []
-    for lo, hi, strong in found:
+    reach = -1  # the last word inside a name grown so far
+    for lo, hi, strong in sorted(found):
+        if hi <= reach:  # inside the name grown just before (a run of names): nothing new to find
+            continue
         lo, hi = _grow(text, toks, lo, hi, strong)
+        reach = max(reach, hi)
         end = toks[hi].end - (2 if toks[hi].key.endswith("'s") else 0)  # "Lindqvist's film": keep the 's
         out.append((toks[lo].start, end, "NAME", 6 if strong else 7))
     out += [(a, b, "NAME", 6) for a, b in spans(_CARET_RE, text, "v")]

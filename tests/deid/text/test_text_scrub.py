@@ -51,7 +51,10 @@ ADVERSARIAL = {
     "hex-colon": "ab12:" * (MB // 5), "caps": "ABC " * (MB // 4), "id-like": "x1-" * (MB // 3),
     "labels": "Name:\n" * (MB // 6), "digit-dots": "1." * (MB // 2),
 }
-BOUND_S = 5.0  # generous: the worst case measures ~1.5 s on an idle core (benchmarks/deid.md)
+# generous: the worst case takes ~3 s of CPU here (benchmarks/deid.md). CPU time of this process, not
+# wall time, so that other jobs on a shared machine do not fail the test; quadratic behaviour would
+# take minutes either way.
+BOUND_S = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +65,9 @@ def warm():
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_adversarial_megabyte_in_linear_time(name, warm):
     text = ADVERSARIAL[name]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     clean, findings = scrub_text(text)
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     assert elapsed < BOUND_S, f"{name}: {elapsed:.1f} s for {len(text):,} characters"
     assert all(text[f.start:f.end] == f.value for f in findings[:100])
 
@@ -72,18 +75,20 @@ def test_adversarial_megabyte_in_linear_time(name, warm):
 def test_scrub_jsonl_adversarial_record(tmp_path, warm):
     src = tmp_path / "big.jsonl"
     src.write_text(json.dumps({"text": "a@b." * (MB // 4)}) + "\n" + json.dumps({"text": "Dr. " * (MB // 4)}) + "\n")
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     stats = scrub_jsonl(src, tmp_path / "out.jsonl")
-    assert time.perf_counter() - t0 < 2 * BOUND_S  # two megabyte records
+    assert time.process_time() - t0 < 2 * BOUND_S  # two megabyte records
     assert stats["records"] == 2
 
 
 def _cli(*args):
+    """Run the command; return its result and the CPU time its process used (children's rusage)."""
     env = {k: v for k, v in os.environ.items() if k != "MEDMLLM_DEBUG"}
-    t0 = time.perf_counter()
+    before = os.times()
     res = subprocess.run([sys.executable, "-m", "medmllm.cli", *args], capture_output=True, text=True, env=env,
                          timeout=300)
-    return res, time.perf_counter() - t0
+    after = os.times()
+    return res, (after.children_user + after.children_system) - (before.children_user + before.children_system)
 
 
 def test_cli_adversarial_record_and_length_limit(tmp_path: Path):
