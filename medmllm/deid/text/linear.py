@@ -120,14 +120,8 @@ def compile_re(pattern: str, ignore_case: bool = False) -> Regex:
 
 def finditer(regex: Regex, text: str) -> Iterator[Match]:
     """Non-overlapping matches, left to right, in one pass over the text."""
-    data = _ascii(text)
-    pos, end, match = 0, len(data), regex._re.Match
-    while pos <= end:
-        spans = match(_UNANCHORED, data, pos, end)
-        if spans[0] == _NULL:
-            return
-        yield Match(text, spans, regex)
-        pos = spans[0][1] if spans[0][1] > pos else pos + 1
+    for found in raw_spans(regex, text):
+        yield Match(text, found, regex)
 
 
 def spans(regex: Regex, text: str, group: str | int = 0,
@@ -143,8 +137,8 @@ def spans(regex: Regex, text: str, group: str | int = 0,
 
 
 def raw_spans(regex: Regex, text: str) -> Iterator[tuple]:
-    """Each match's tuple of group spans (group 0 first), without building match objects: for scans
-    that match at nearly every word."""
+    """Each non-overlapping match's tuple of group spans (group 0 first), left to right, in one pass
+    over the text: one call into RE2 per match, no match object (for scans that match at every word)."""
     data = _ascii(text)
     pos, end, match = 0, len(data), regex._re.Match
     while pos <= end:
