@@ -72,13 +72,16 @@ def deid(in_dir: Annotated[Path, typer.Argument(help="Folder of DICOM files (and
 def deid_text(in_path: Annotated[Path, typer.Argument(help="JSONL manifest or report file to scrub.")],
               out_path: Annotated[Path, typer.Argument(help="Where to write the scrubbed JSONL (atomically).")],
               field: Annotated[Optional[list[str]], typer.Option(help="Top-level string field to scrub (repeatable). Default: every turn text (conversations, a DPO record's prompt, chosen and rejected; either turn form) and a top-level 'text'.")] = None,
-              names: Annotated[Optional[Path], typer.Option(help="File of names (one per line) to scrub wherever they appear.")] = None) -> None:
-    """Scrub names, dates, IDs, phone numbers and e-mails from the text fields of a JSONL manifest."""
+              names: Annotated[Optional[Path], typer.Option(help="File of names (one per line) to scrub wherever they appear (adds to the detector, which needs no list).")] = None,
+              max_chars: Annotated[Optional[int], typer.Option(min=1, help="Refuse a text field longer than this many characters (default 10,000,000).")] = None) -> None:
+    """Scrub the 18 HIPAA Safe Harbor identifiers that occur in text (names, dates, ages over 89, addresses,
+    institutions, phone/fax, e-mail, URLs, IPs, record/plan/licence/device/vehicle numbers) from a JSONL manifest."""
     from ..deid.text import load_names, scrub_jsonl
 
     if in_path.suffix.lower() not in (".jsonl", ".json", ".ndjson"):
         raise MedMLLMError(f"{in_path}: expected a .jsonl manifest")
-    stats = scrub_jsonl(in_path, out_path, fields=field, names=load_names(names) if names is not None else None)
+    stats = scrub_jsonl(in_path, out_path, fields=field, names=load_names(names) if names is not None else None,
+                        max_chars=max_chars)
     found = ", ".join(f"{k} {n}" for k, n in stats["findings"].items()) or "none"
     print(f"wrote {stats['records']} record(s) to {out_path}; {stats['fields_scrubbed']} field(s) scrubbed; "
           f"replaced: {found}")

@@ -130,8 +130,9 @@ def test_scrub_jsonl_reaches_role_content_turns_and_preference_records(tmp_path)
     ("Aged 93 years old.", "Aged [AGE>89] years old."),
     ("92 year old man with cough", "[AGE>89] year old man with cough"),
     ("a 45-year-old woman", "a 45-year-old woman"),
-    ("Sent from 192.168.1.10 to Boston, MA 02115", "Sent from [ID] to Boston, MA [ID]"),
-    ("Images at https://pacs.example.org/study?id=3", "Images at [ID]"),
+    # the city and state go too now, and IPs and URLs have their own placeholders
+    ("Sent from 192.168.1.10 to Boston, MA 02115", "Sent from [IP] to [ADDRESS]"),
+    ("Images at https://pacs.example.org/study?id=3", "Images at [URL]"),
     ("Rotated 90 degrees; 3.5 cm lesion at T12.", "Rotated 90 degrees; 3.5 cm lesion at T12."),
 ])
 def test_safe_harbor_extras(text, expected):
