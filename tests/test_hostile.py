@@ -5,9 +5,12 @@ escapes, pickles, corrupt checkpoints, configs and manifests) must give
 * the expected exit code (2 for user-caused failures; `data validate` reports bad records on stdout and exits 1),
 * exactly one line naming the file, record or key (`error: ...` on stderr), and no traceback,
 * no file or folder left behind (the case's folder is listed before and after),
-* a peak RSS under 500 MB, from `os.wait4` on the child (`ru_maxrss`, kB on Linux). The bound is on
-  the whole process: `import torch` alone costs about 220 MB here and `medmllm --help` about 70 MB,
-  both well under it, so the bound still catches any bomb (each would take 0.5-16 GB).
+* a peak RSS under 500 MB: the child's own high-water mark (`VmHWM` in /proc/self/status, written at
+  exit by a small wrapper around the CLI). Not `ru_maxrss` from `wait4`: Linux keeps that across
+  fork and exec, so a child forked from a pytest process that has grown to 900 MB in a full run
+  reports 900 MB. The bound is on the whole process: `import torch` alone costs about 220 MB here
+  and `medmllm --help` about 70 MB, both well under it, so the bound still catches any bomb (each
+  would take 0.5-16 GB).
 
 Cases run in parallel once per session (a module fixture); each test then checks one result. A FIFO
 case that blocks is killed after 60 s and fails.
@@ -35,10 +38,25 @@ def _listing(folder: Path) -> dict:
             for p in sorted(folder.rglob("*"))}
 
 
+# `python -m medmllm.cli ARGS`, recording the process's own peak RSS (kB) in $HWM_FILE when it exits
+_WRAPPER = """import atexit, os, runpy, sys
+def _hwm():
+    with open('/proc/self/status') as f, open(os.environ['HWM_FILE'], 'w') as out:
+        out.write(next(line.split()[1] for line in f if line.startswith('VmHWM:')))
+atexit.register(_hwm)
+sys.argv = ['medmllm'] + sys.argv[1:]
+runpy.run_module('medmllm.cli', run_name='__main__', alter_sys=True)
+"""
+
+
 def run_cli(args: list, env: dict | None = None, timeout: float = 60.0) -> tuple[int, str, str, float]:
-    """(exit code, stdout, stderr, peak RSS in MB) of `python -m medmllm.cli ARGS`."""
-    full_env = {**os.environ, "MEDMLLM_DEBUG": "", "PYTHONPATH": str(REPO), **(env or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "medmllm.cli", *map(str, args)], stdout=subprocess.PIPE,
+    """(exit code, stdout, stderr, peak RSS in MB; inf when the child did not exit normally)."""
+    import tempfile
+
+    fd, hwm_file = tempfile.mkstemp(prefix="hwm-")
+    os.close(fd)
+    full_env = {**os.environ, "MEDMLLM_DEBUG": "", "PYTHONPATH": str(REPO), "HWM_FILE": hwm_file, **(env or {})}
+    proc = subprocess.Popen([sys.executable, "-c", _WRAPPER, *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=full_env, cwd=REPO, text=True)
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
@@ -46,12 +64,18 @@ def run_cli(args: list, env: dict | None = None, timeout: float = 60.0) -> tuple
     readers = [threading.Thread(target=lambda s=s, b=b: b.append(s.read())) for s, b in ((proc.stdout, out), (proc.stderr, err))]
     for t in readers:
         t.start()
-    _, status, usage = os.wait4(proc.pid, 0)
+    _, status, _ = os.wait4(proc.pid, 0)
     timer.cancel()
     for t in readers:
         t.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, out[0], err[0], usage.ru_maxrss / 1024
+    try:
+        rss = int(Path(hwm_file).read_text()) / 1024
+    except ValueError:  # killed, or exited before atexit ran
+        rss = float("inf")
+    finally:
+        os.unlink(hwm_file)
+    return proc.returncode, out[0], err[0], rss
 
 
 @pytest.fixture(scope="module")
