@@ -4,8 +4,8 @@ Everything medmllm writes (manifests, models, plots, results, de-identified file
 a hidden temporary name beside its destination and renamed into place with `os.replace`, which is
 atomic on one file system. A failure, or Ctrl-C, removes the temporary and leaves the destination
 as it was, and removes the parent folders the write created. A file destination that is an existing
-folder is refused in one line before anything is written. The temporary keeps the destination's suffix, so writers that pick a format from the
-name (matplotlib's `savefig`) still work.
+folder is refused in one line before anything is written. The temporary keeps the destination's
+suffix, so writers that pick a format from the name (matplotlib's `savefig`) still work.
 
     with atomic_path(out / "loss.png") as tmp:     # any writer that takes a path
         fig.savefig(tmp)

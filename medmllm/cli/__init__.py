@@ -20,6 +20,7 @@ from ..registry import import_modules
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Build, train, evaluate and chat with medical multimodal LLMs.")
 
+
 def main() -> None:
     import click
     from transformers.utils import logging as hf_logging
@@ -72,7 +73,6 @@ def _fail(message: str, code: int) -> None:
         bar.close()
     print(f"error: {message}", file=sys.stderr)
     sys.exit(code)
-
 
 
 import_modules(__name__, __path__)  # each command module registers itself on `app`
