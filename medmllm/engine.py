@@ -2,14 +2,21 @@
 
 `medmllm.load(folder)` returns an `Engine`; `engine.chat(text, image=..., volume=..., ecg=...)`
 answers one question; `engine.generate(samples)` answers a batch (left-padded, KV cache), which
-is what evaluation and, later, the server use. It knows nothing about HTTP or scoring.
+is what evaluation uses. `engine.run(rows)` is the one generation loop under both and under the
+server (`medmllm serve`): each `Row` of a batch carries its own token budget, stop strings, a
+callback for the text as it grows (streaming) and a cancel check, so a finished, stopped or
+cancelled row drops out while the others go on. Greedy rows give the same tokens alone or batched
+(left padding with the attention mask), which is why the server's answers equal `medmllm chat`'s.
+It knows nothing about HTTP or scoring.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .chat import MODALITIES, PLACEHOLDERS
 from .checkpoint import load_pretrained
@@ -39,12 +46,23 @@ class Engine:
             n_ph, n_in = text.count(PLACEHOLDERS[modality]), len(inputs.get(modality, []))
             if n_ph == 0 and n_in:
                 text = (PLACEHOLDERS[modality] + "\n") * n_in + text
-            elif n_ph != n_in:
+        return self.conversation([{"role": "user", "content": text}], inputs, prefix)
+
+    def conversation(self, messages: list[dict], inputs: dict[str, list[Any]] | None = None, prefix: str = "") -> dict:
+        """A conversation (turns with placeholders, ending with a question) and the inputs its
+        placeholders stand for, in order: paths, arrays or already-loaded tensors -> one sample.
+        The placeholder count of each modality must equal its input count."""
+        inputs = {m: v for m, v in (inputs or {}).items() if v is not None and len(v)}
+        for modality in MODALITIES:
+            n_ph = sum(str(m.get("content") or "").count(PLACEHOLDERS[modality]) for m in messages)
+            n_in = len(inputs.get(modality, []))
+            if n_ph != n_in:
                 raise MedMLLMError(f"the text has {n_ph} {PLACEHOLDERS[modality]} placeholder(s) but "
                                    f"{n_in} {modality} input(s) were given")
-        out = self.prompt([{"role": "user", "content": text}], prefix)
+        out = self.prompt(messages, prefix)
         for modality, xs in inputs.items():
-            out[modality] = torch.stack([self.processor.load(modality, x) for x in xs])
+            out[modality] = torch.stack([x if isinstance(x, torch.Tensor) else self.processor.load(modality, x)
+                                         for x in xs])
         return out
 
     def prompt(self, messages: list[dict], prefix: str = "") -> dict[str, torch.Tensor]:
@@ -56,16 +74,26 @@ class Engine:
                 "labels": torch.tensor(enc["labels"] + [-100] * len(extra))}
 
     @torch.inference_mode()
+    def run(self, rows: list["Row"], do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0,
+            seed: int | None = None) -> list["Output"]:
+        """Generate for a batch of rows at once (left padding, KV cache); each row ends on its own:
+        at the end token, a stop string, its `max_new_tokens`, or when `cancelled()` says so."""
+        tok = self.processor.tokenizer
+        batch = collate([{k: v for k, v in r.sample.items() if k != "labels"} for r in rows], tok.pad_token_id,
+                        left_pad=True)
+        rows_state = _Rows(rows, self.processor, batch["input_ids"].shape[1])
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.model.generate(**batch, max_new_tokens=max(r.max_new_tokens for r in rows), do_sample=do_sample,
+                            temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
+                            top_k=None, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                            stopping_criteria=StoppingCriteriaList([rows_state]))
+        return rows_state.outputs()
+
     def generate(self, samples: list[dict], max_new_tokens: int = 128, do_sample: bool = False,
                  temperature: float = 1.0) -> list[str]:
-        """Answer a batch of samples (from `sample` or a dataset) with left padding and the KV cache."""
-        tok = self.processor.tokenizer
-        batch = collate([{k: v for k, v in s.items() if k != "labels"} for s in samples], tok.pad_token_id,
-                        left_pad=True)
-        out = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                                  temperature=temperature if do_sample else None, top_p=None, top_k=None,
-                                  pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-        return [self.processor.decode(row[batch["input_ids"].shape[1]:]) for row in out]
+        """Answer a batch of samples (from `sample` or a dataset): the texts, in order."""
+        return [o.text for o in self.run([Row(s, max_new_tokens) for s in samples], do_sample, temperature)]
 
     def chat(self, text: str, image: Any = None, volume: Any = None, ecg: Any = None, max_new_tokens: int = 128) -> str:
         """Answer one question about optional inputs, each a path, an array, or a list of them."""
@@ -92,3 +120,105 @@ def _inputs(image: Any, volume: Any, ecg: Any) -> dict[str, list[Any]]:
 def load(folder: str | Path) -> Engine:
     """Load a saved medmllm model folder for inference: `medmllm.load("runs/demo/model").chat(...)`."""
     return Engine.from_pretrained(folder)
+
+
+@dataclass
+class Row:
+    """One answer to generate: its sample (`Engine.sample` / `conversation`) and how it ends."""
+
+    sample: dict
+    max_new_tokens: int = 128
+    stop: tuple[str, ...] = ()
+    """The answer ends before the first of these strings (which is left out, as OpenAI's `stop`)."""
+    on_text: Callable[[str], None] | None = None
+    """Called with each new piece of the answer as it is generated; the pieces add up to `Output.text`."""
+    cancelled: Callable[[], bool] | None = None
+    """Polled every step; True ends the row (its client has gone)."""
+
+
+@dataclass
+class Output:
+    """A row's answer: `finish_reason` is "stop" (end token or stop string), "length" or "cancelled"."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
+@dataclass
+class _RowState:
+    row: Row
+    prompt_tokens: int
+    tokens: list[int] = field(default_factory=list)
+    generated: int = 0
+    text: str = ""
+    sent: str = ""
+    finish: str | None = None
+
+
+class _Rows(StoppingCriteria):
+    """Per-row bookkeeping, called by `generate` after every step with the ids so far (B, L + t):
+    reads each unfinished row's new token, decodes its text, ends rows on the end token, a stop
+    string, their budget or cancellation (a True in the returned (B,) mask), and streams the text
+    that can no longer change (held back: a trailing part that may begin a stop string, trailing
+    white space, and an unfinished UTF-8 character)."""
+
+    def __init__(self, rows: list[Row], processor, prompt_len: int):
+        self.processor, self.prompt_len = processor, prompt_len
+        eos = processor.tokenizer.eos_token_id
+        self.eos = set(eos if isinstance(eos, list) else [eos])
+        self.states = [_RowState(r, int(r.sample["input_ids"].shape[0])) for r in rows]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
+        new = input_ids[:, -1].tolist()  # (B,)
+        for s, token in zip(self.states, new):
+            if s.finish is None:
+                self._step(s, token)
+        return torch.tensor([s.finish is not None for s in self.states], device=input_ids.device)  # (B,)
+
+    def _step(self, s: _RowState, token: int) -> None:
+        s.generated += 1
+        if token in self.eos:
+            return self._end(s, "stop")
+        s.tokens.append(token)
+        s.text = self.processor.decode(s.tokens)
+        cut = min((i for i in (s.text.find(x) for x in s.row.stop if x) if i >= 0), default=-1)
+        if cut >= 0:
+            s.text = s.text[:cut].rstrip()
+            return self._end(s, "stop")
+        if s.row.cancelled is not None and s.row.cancelled():
+            return self._end(s, "cancelled")
+        if len(s.tokens) >= s.row.max_new_tokens:
+            return self._end(s, "length")
+        self._emit(s, _settled(s.text, s.row.stop))
+
+    def _end(self, s: _RowState, reason: str) -> None:
+        s.finish = reason
+        self._emit(s, len(s.text))
+
+    @staticmethod
+    def _emit(s: _RowState, upto: int) -> None:
+        if s.row.on_text is not None and upto > len(s.sent) and s.text.startswith(s.sent):
+            piece = s.text[len(s.sent):upto]
+            s.sent += piece
+            s.row.on_text(piece)
+
+    def outputs(self) -> list[Output]:
+        for s in self.states:  # a row still open when generate stopped ran out of tokens
+            if s.finish is None:
+                self._end(s, "length")
+        return [Output(s.text, s.prompt_tokens, s.generated, s.finish) for s in self.states]
+
+
+def _settled(text: str, stop: tuple[str, ...]) -> int:
+    """How much of a growing answer can be sent: all but a tail that might start a stop string,
+    trailing white space (the final text is stripped) and a replacement character (half a UTF-8
+    character)."""
+    end = len(text.rstrip().rstrip("\ufffd"))
+    for x in stop:
+        for k in range(min(len(x) - 1, end), 0, -1):
+            if text[:end].endswith(x[:k]):
+                end -= k
+                break
+    return end

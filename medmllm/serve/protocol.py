@@ -1,0 +1,149 @@
+"""The OpenAI chat-completions wire format: request models (pydantic), response and stream-chunk
+builders, and the error shape `{"error": {"message", "type", "param", "code"}}`.
+
+Requests are validated strictly (a string is not a number), unknown top-level fields are ignored
+as OpenAI's own server does, and validation messages are built here from the field path and the
+kind of error only: pydantic's own messages quote the input, which may be patient text.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class TextPart(_Strict):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(_Strict):
+    url: str
+    detail: str | None = None
+
+
+class ImagePart(_Strict):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class FileData(_Strict):
+    file_data: str
+    """A base64 `data:` URL (or bare base64) of the file: DICOM, a zip of a DICOM series or WFDB record, NIfTI."""
+    filename: str | None = None
+
+
+class FilePart(_Strict):
+    type: Literal["file"]
+    file: FileData
+
+
+Part = Annotated[Union[TextPart, ImagePart, FilePart], Field(discriminator="type")]
+
+
+class Message(_Strict):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[Part] | None = None
+
+
+class ChatTemplateKwargs(_Strict):
+    enable_thinking: bool = False
+    """vLLM's switch: the answer starts with `<think>` and comes back split into `reasoning_content` and `content`."""
+
+
+class StreamOptions(_Strict):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(_Strict):
+    model: str | None = None
+    messages: list[Message] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    n: int = Field(default=1, ge=1, le=64)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    chat_template_kwargs: ChatTemplateKwargs | None = None
+    vote: bool = False
+    """Extension: with `n` > 1, a majority vote over the n answers is returned as `vote`."""
+
+    @property
+    def thinking(self) -> bool:
+        return bool(self.chat_template_kwargs and self.chat_template_kwargs.enable_thinking)
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+
+    @property
+    def sampling(self) -> bool:
+        """Sampling only when a temperature above 0 is asked for; otherwise greedy (the model's own
+        generation config, as vLLM takes it, and every medmllm model's is greedy)."""
+        return self.temperature is not None and self.temperature > 0
+
+
+class APIError(Exception):
+    """An error answered in OpenAI's shape with an HTTP status."""
+
+    TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+             405: "invalid_request_error", 413: "invalid_request_error", 422: "invalid_request_error",
+             429: "rate_limit_error", 500: "internal_error", 503: "service_unavailable", 504: "timeout"}
+
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.param, self.code, self.headers = status, message, param, code, headers
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.TYPES.get(self.status, "invalid_request_error"),
+                          "param": self.param, "code": self.code}}
+
+
+_UNION_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
+
+
+def validation_error(e: ValidationError) -> APIError:
+    """Pydantic's first error as a 422 naming the field path, without echoing the value."""
+    err = e.errors(include_input=False, include_url=False)[0]
+    path = [x for x in err["loc"] if isinstance(x, int) or ("[" not in x and x not in _UNION_TAGS)]
+    loc = ".".join(str(x) if not isinstance(x, int) else f"[{x}]" for x in path).replace(".[", "[")
+    what = {"missing": "is required", "extra_forbidden": "is not allowed"}.get(err["type"])
+    if what is None:
+        what = err["msg"].replace("Input should", "should").replace("input", "value")
+    return APIError(422, f"{loc or 'body'}: {what}", param=loc or None, code=err["type"])
+
+
+def new_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
+def completion(cid: str, model: str, choices: list[dict], prompt_tokens: int, completion_tokens: int) -> dict:
+    return {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
+            "choices": choices, "usage": usage(prompt_tokens, completion_tokens)}
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict:
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+def choice(index: int, content: str, finish_reason: str, reasoning: str | None = None) -> dict:
+    message = {"role": "assistant", "content": content}
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    return {"index": index, "message": message, "finish_reason": finish_reason, "logprobs": None}
+
+
+def chunk(cid: str, model: str, created: int, index: int, delta: dict, finish_reason: str | None = None) -> dict:
+    return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}]}
