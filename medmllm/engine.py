@@ -213,12 +213,12 @@ class _Rows(StoppingCriteria):
 
 def _settled(text: str, stop: tuple[str, ...]) -> int:
     """How much of a growing answer can be sent: all but a tail that might start a stop string,
-    trailing white space (the final text is stripped) and a replacement character (half a UTF-8
-    character)."""
-    end = len(text.rstrip().rstrip("\ufffd"))
-    for x in stop:
-        for k in range(min(len(x) - 1, end), 0, -1):
-            if text[:end].endswith(x[:k]):
-                end -= k
-                break
+    trailing white space (the final text is stripped, also where a stop string cuts it) and a
+    replacement character (half a UTF-8 character)."""
+    end, last = len(text), -1
+    while end != last:
+        last, end = end, len(text[:end].rstrip().rstrip("\ufffd"))
+        for x in stop:
+            k = next((k for k in range(min(len(x) - 1, end), 0, -1) if text[:end].endswith(x[:k])), 0)
+            end -= k
     return end

@@ -109,18 +109,22 @@ class APIError(Exception):
                           "param": self.param, "code": self.code}}
 
 
-_UNION_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
+_TYPE_NAMES = {"str", "int", "float", "bool", "list", "dict", "none"}
+_PART_TAGS = {"text", "image_url", "file"}
 
 
 def validation_error(e: ValidationError) -> APIError:
-    """Pydantic's first error as a 422 naming the field path, without echoing the value."""
-    err = e.errors(include_input=False, include_url=False)[0]
-    path = [x for x in err["loc"] if isinstance(x, int) or ("[" not in x and x not in _UNION_TAGS)]
-    loc = ".".join(str(x) if not isinstance(x, int) else f"[{x}]" for x in path).replace(".[", "[")
-    what = {"missing": "is required", "extra_forbidden": "is not allowed"}.get(err["type"])
+    """Pydantic's deepest error (for a union, the branch that got furthest) as a 422 naming the field
+    path, without echoing the value."""
+    err = max(e.errors(include_input=False, include_url=False), key=lambda x: len(x["loc"]))
+    loc = list(err["loc"])
+    path = [x for k, x in enumerate(loc) if isinstance(x, int) or not (
+        "[" in x or x in _TYPE_NAMES or (x in _PART_TAGS and k and isinstance(loc[k - 1], int) and k + 1 < len(loc)))]
+    where = ".".join(str(x) if not isinstance(x, int) else f"[{x}]" for x in path).replace(".[", "[")
+    what = {"missing": "is required", "model_type": "should be a JSON object"}.get(err["type"])
     if what is None:
-        what = err["msg"].replace("Input should", "should").replace("input", "value")
-    return APIError(422, f"{loc or 'body'}: {what}", param=loc or None, code=err["type"])
+        what = err["msg"].replace("Input should", "should")
+    return APIError(422, f"{where or 'body'}: {what}", param=where or None, code=err["type"])
 
 
 def new_id() -> str:
