@@ -24,6 +24,7 @@ def serve(model: Annotated[Path, typer.Option(help="A saved model folder (full o
           max_body_mb: Annotated[float, typer.Option(help="Largest request body in MiB (413 past it).")] = 64.0,
           max_unzipped_mb: Annotated[float, typer.Option(help="Most MiB a zipped series or record unpacks to.")] = 1024.0,
           default_max_tokens: Annotated[int, typer.Option(help="Answer length when a request sets none.")] = 256,
+          threads: Annotated[int, typer.Option(help="CPU threads for generation (0: PyTorch's default).")] = 0,
           allowed_local_media_path: Annotated[Optional[Path], typer.Option(help="Folder that file:// URLs may read from (default: none).")] = None,
           cors_origin: Annotated[Optional[list[str]], typer.Option(help="Allow browser calls from this origin (repeatable; default: CORS off).")] = None,
           ui: Annotated[bool, typer.Option(help="Serve the viewer-chat page at /.")] = True,
@@ -42,7 +43,7 @@ def serve(model: Annotated[Path, typer.Option(help="A saved model folder (full o
                           api_key=api_key or os.environ.get("MEDMLLM_API_KEY") or None, max_batch=max_batch,
                           batch_window_ms=batch_window_ms, max_queue=max_queue, request_timeout=request_timeout,
                           max_body_mb=max_body_mb, max_unzipped_mb=max_unzipped_mb,
-                          default_max_tokens=default_max_tokens, allowed_local_media_path=allowed_local_media_path,
+                          default_max_tokens=default_max_tokens, threads=threads, allowed_local_media_path=allowed_local_media_path,
                           cors_origins=cors_origin or [], ui=ui)
     except FieldError as e:
         raise MedMLLMError(f"--{e.field.replace('_', '-')}: {e.why}") from None

@@ -68,7 +68,7 @@ class State:
         text = engine.model.config.text_config
         self.context = int(getattr(text, "max_position_embeddings", 0) or 1 << 30)
         self.batcher = Batcher(engine, self.cfg.max_batch, self.cfg.batch_window_ms / 1000, self.cfg.max_queue,
-                               self.metrics)
+                               self.metrics, self.cfg.threads)
         self.engine = engine
         log.info("model %s ready in %.1f s", self.cfg.served_model_name, time.monotonic() - start)
 

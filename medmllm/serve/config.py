@@ -36,6 +36,9 @@ class ServeConfig:
     """Most MiB a zipped series or record may unpack to."""
     default_max_tokens: int = 256
     """Answer length when a request gives no `max_tokens` (always capped by the model's context)."""
+    threads: int = 0
+    """CPU threads for generation; 0: PyTorch's default (the cores it sees). On a machine shared with
+    other work, or for a small model, fewer threads are often faster (see benchmarks/serving.md)."""
     allowed_local_media_path: Path | None = None
     """`file://` URLs are read only from inside this folder; None refuses them all."""
     cors_origins: list[str] = field(default_factory=list)
@@ -52,6 +55,7 @@ class ServeConfig:
         for name in ("request_timeout", "max_body_mb", "max_unzipped_mb"):
             positive(name, getattr(self, name))
         at_least("batch_window_ms", self.batch_window_ms, 0)
+        at_least("threads", self.threads, 0)
         if self.allowed_local_media_path is not None:
             self.allowed_local_media_path = Path(self.allowed_local_media_path).resolve()
 
