@@ -134,6 +134,8 @@ class Row:
     """Called with each new piece of the answer as it is generated; the pieces add up to `Output.text`."""
     cancelled: Callable[[], bool] | None = None
     """Polled every step; True ends the row (its client has gone)."""
+    on_end: Callable[["Output"], None] | None = None
+    """Called with the row's `Output` as soon as it ends, while the rest of the batch goes on."""
 
 
 @dataclass
@@ -196,6 +198,12 @@ class _Rows(StoppingCriteria):
     def _end(self, s: _RowState, reason: str) -> None:
         s.finish = reason
         self._emit(s, len(s.text))
+        if s.row.on_end is not None:
+            s.row.on_end(self._output(s))
+
+    @staticmethod
+    def _output(s: _RowState) -> Output:
+        return Output(s.text, s.prompt_tokens, s.generated, s.finish)
 
     @staticmethod
     def _emit(s: _RowState, upto: int) -> None:
@@ -208,7 +216,7 @@ class _Rows(StoppingCriteria):
         for s in self.states:  # a row still open when generate stopped ran out of tokens
             if s.finish is None:
                 self._end(s, "length")
-        return [Output(s.text, s.prompt_tokens, s.generated, s.finish) for s in self.states]
+        return [self._output(s) for s in self.states]
 
 
 def _settled(text: str, stop: tuple[str, ...]) -> int:

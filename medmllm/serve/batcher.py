@@ -11,7 +11,6 @@ streamed pieces go back to the event loop with `call_soon_threadsafe`.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 import time
 from collections import deque
@@ -37,6 +36,13 @@ class Job:
     """Streaming: (row index, piece) as the text grows, then None."""
     enqueued: float = field(default_factory=time.monotonic)
     cancelled: bool = False
+    outputs: list = field(default_factory=list)
+    """Filled row by row as rows end; the job is answered when the last one does."""
+
+    def ended(self, i: int, output: Output) -> None:
+        self.outputs[i] = output
+        if all(o is not None for o in self.outputs):
+            _deliver(self, list(self.outputs))
 
     @property
     def key(self) -> tuple:
@@ -59,8 +65,10 @@ class Batcher:
         """Queue a request (on the event loop); `QueueFull` when `max_queue` are already waiting."""
         loop = asyncio.get_running_loop()
         job = Job(rows, sampling, seed, loop, loop.create_future(), asyncio.Queue() if stream else None)
+        job.outputs = [None] * len(rows)
         for i, row in enumerate(rows):
             row.cancelled = lambda job=job: job.cancelled
+            row.on_end = lambda out, i=i, job=job: job.ended(i, out)
             if stream:
                 row.on_text = lambda piece, i=i, job=job: job.loop.call_soon_threadsafe(job.events.put_nowait, (i, piece))
         with self._cond:
@@ -124,17 +132,21 @@ class Batcher:
         try:
             outputs = self.engine.run(rows, do_sample, temperature, top_p, seed=jobs[0].seed)
         except Exception as e:  # noqa: BLE001 - one bad request must not fail the others
-            if len(jobs) > 1:
-                for job in jobs:
+            unanswered = [j for j in jobs if any(o is None for o in j.outputs)]
+            if len(unanswered) > 1:
+                for job in unanswered:
+                    job.outputs = [None] * len(job.rows)
                     self._run([job])
-                return
-            _deliver(jobs[0], e)
+            elif unanswered:
+                _deliver(unanswered[0], e)
             return
         if self.metrics is not None:
             self.metrics.batch(len(rows), sum(o.completion_tokens for o in outputs), time.monotonic() - start)
-        it = iter(outputs)
-        for job in jobs:
-            _deliver(job, list(itertools.islice(it, len(job.rows))))
+        i = 0
+        for job in jobs:  # answered as their rows ended, unless the engine does not call `on_end`
+            mine, i = outputs[i:i + len(job.rows)], i + len(job.rows)
+            if any(o is None for o in job.outputs):
+                _deliver(job, mine)
 
     def _gauge(self) -> None:
         if self.metrics is not None:

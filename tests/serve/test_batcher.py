@@ -125,3 +125,34 @@ def test_the_app_answers_503_while_loading(tmp_path):
             time.sleep(0.05)
         assert client.get("/health").json() == {"status": "failed"}
         assert "failed to load" in client.post("/v1/chat/completions", json=body).json()["error"]["message"]
+
+
+def test_a_short_answer_is_returned_before_its_batch_ends():
+    from medmllm.engine import Engine
+
+    class Steps(Engine):
+        """Rows end after as many steps as their budget, one step every 50 ms, calling `on_end`."""
+
+        def __init__(self):
+            pass
+
+        def run(self, rows, *args, **kw):
+            outs = [None] * len(rows)
+            for step in range(1, max(r.max_new_tokens for r in rows) + 1):
+                time.sleep(0.05)
+                for i, r in enumerate(rows):
+                    if r.max_new_tokens == step:
+                        outs[i] = Output("x" * step, 1, step, "length")
+                        r.on_end(outs[i])
+            return outs
+
+    batcher = Batcher(Steps(), max_batch=4, window_s=0.05, max_queue=8)
+
+    async def main():
+        short = batcher.submit([Row({}, 1)], (False, 1.0, 1.0), None, False)
+        long = batcher.submit([Row({}, 10)], (False, 1.0, 1.0), None, False)
+        await short.future
+        return long.future.done()
+
+    assert asyncio.run(main()) is False
+    batcher.close()
