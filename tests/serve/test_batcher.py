@@ -1,9 +1,9 @@
 """The batcher with a stand-in engine: requests that arrive together run together, a full queue
-refuses, a failing request fails alone, and the app answers 503 until its model has loaded."""
+refuses, a failing request fails alone, a waiting request that is cancelled never runs, and a
+short answer does not wait for its batch."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
@@ -97,34 +97,6 @@ def test_a_cancelled_waiting_request_is_never_run():
     out = asyncio.run(main())
     batcher.close()
     assert out[0].finish_reason == "cancelled" and ["gone"] not in engine.batches
-
-
-def test_the_app_answers_503_while_loading(tmp_path):
-    from fastapi.testclient import TestClient
-
-    from medmllm.serve.app import create_app
-    from medmllm.serve.config import ServeConfig
-
-    release = threading.Event()
-
-    def slow_load(folder):
-        release.wait(30)
-        raise RuntimeError("no model here")
-
-    app = create_app(ServeConfig(model=tmp_path, ui=False), load=slow_load)
-    with TestClient(app) as client:
-        body = {"messages": [{"role": "user", "content": "hi"}]}
-        r = client.post("/v1/chat/completions", json=body)
-        assert r.status_code == 503 and r.headers["retry-after"] == "5"
-        assert r.json()["error"]["code"] == "model_loading"
-        assert client.get("/health").json() == {"status": "loading"}
-        release.set()
-        for _ in range(100):
-            if client.get("/health").json()["status"] != "loading":
-                break
-            time.sleep(0.05)
-        assert client.get("/health").json() == {"status": "failed"}
-        assert "failed to load" in client.post("/v1/chat/completions", json=body).json()["error"]["message"]
 
 
 def test_a_short_answer_is_returned_before_its_batch_ends():
