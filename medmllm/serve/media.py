@@ -164,7 +164,9 @@ def _unzip(blob: bytes, folder: Path, where: str, max_unzipped: int) -> Path:
 
 
 def _hidden(name: str) -> bool:
-    return any(p.startswith(".") or p == "__MACOSX" for p in name.replace("\\", "/").split("/"))
+    """macOS and dot files a zip tool adds (`__MACOSX/`, `.DS_Store`); `../` in a name is not this."""
+    parts = name.replace("\\", "/").split("/")
+    return parts[-1].startswith(".") or "__MACOSX" in parts
 
 
 def _check_zip(members: list, where: str, max_unzipped: int) -> None:
