@@ -21,6 +21,7 @@ import time
 import traceback
 import uuid
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Callable
 
 from fastapi import FastAPI, Request
@@ -246,7 +247,7 @@ class Guard:
             await self.app(scope, counted_receive, tagged_send)
         except Exception as e:  # noqa: BLE001 - already answered 500 by the handler; log the type and place only
             frame = traceback.extract_tb(e.__traceback__)[-1]
-            log.error("request=%s error=%s at %s:%d", rid, type(e).__name__, frame.filename.rsplit("/", 1)[-1], frame.lineno)
+            log.error("request=%s error=%s at %s:%d", rid, type(e).__name__, Path(frame.filename).name, frame.lineno)
         finally:
             seconds = time.monotonic() - start
             self.state.metrics.requests.labels(endpoint, str(status[0])).inc()

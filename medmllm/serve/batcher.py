@@ -70,7 +70,8 @@ class Batcher:
             row.cancelled = lambda job=job: job.cancelled
             row.on_end = lambda out, i=i, job=job: job.ended(i, out)
             if stream:
-                row.on_text = lambda piece, i=i, job=job: job.loop.call_soon_threadsafe(job.events.put_nowait, (i, piece))
+                row.on_text = lambda piece, i=i, job=job: job.loop.call_soon_threadsafe(
+                    job.events.put_nowait, (i, piece))
         with self._cond:
             if len(self._pending) >= self.max_queue:
                 raise QueueFull
@@ -101,7 +102,10 @@ class Batcher:
                 if self._closed:
                     return
                 deadline = self._pending[0].enqueued + self.window_s
-                while self._ready_rows() < self.max_batch and not self._closed and (left := deadline - time.monotonic()) > 0:
+                while self._ready_rows() < self.max_batch and not self._closed:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
                     self._cond.wait(left)
                 jobs = self._take()
                 self._gauge()

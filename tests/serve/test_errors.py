@@ -13,7 +13,7 @@ import httpx
 import pytest
 from openai import AsyncOpenAI, RateLimitError
 
-from conftest import data_url, part
+from conftest import part
 
 GOOD = {"model": "model", "max_tokens": 4,
         "messages": [{"role": "user", "content": "Is there a pleural effusion?"}]}
