@@ -8,7 +8,8 @@ series, NIfTI volumes, WFDB and DICOM ECGs), and a viewer-chat page over the sam
     completions.py  POST /v1/chat/completions: JSON or server-sent events
     metrics.py      Prometheus counters and histograms for /metrics
     app.py          routes, key check, error shapes, one log line per request
-    ui.py           the page at / (upload, view with windows/slices/leads, chat)
+    preview.py      a file as the page shows it: windowed PNG, volume slices, a 12-lead ECG plot
+    ui.py           the page at / (upload, view with windows/slices/leads, chat) and its preview route
 
 `run(cfg)` binds the socket first (so a taken port fails at once), then loads the model in a
 thread while `/health` already answers.

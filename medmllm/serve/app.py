@@ -2,8 +2,9 @@
 
 Routes: `POST /v1/chat/completions`, `GET /v1/models`, `GET /metrics` (these need the key when one
 is set), `GET /health` (open, as vLLM's: 200 when the model is loaded, 503 while it loads) and,
-with the page on, `GET /` and what it loads (`ui.py`). The model loads in a thread after the port
-is bound, so `/health` answers at once; requests that need it get 503 until it is there.
+with the page on, `GET /`, what it loads, and `POST /v1/medmllm/preview` (`ui.py`). The model
+loads in a thread after the port is bound, so `/health` answers at once; requests that need it
+get 503 until it is there.
 
 Logs are one line per request: its id, endpoint, status, bytes in and out, tokens and
 milliseconds. Never a message, a file name, pixels or an exception's text: those can be patient
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import threading
 import time
@@ -26,7 +26,6 @@ from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import MedMLLMError, brief
@@ -35,10 +34,10 @@ from . import completions
 from .batcher import Batcher
 from .config import ServeConfig
 from .metrics import CONTENT_TYPE, Metrics
-from .protocol import APIError, ChatCompletionRequest, validation_error
+from .protocol import APIError, ChatCompletionRequest, parse_json, read_body
 
 log = logging.getLogger("medmllm.serve")
-ENDPOINTS = ("/v1/chat/completions", "/v1/models", "/health", "/metrics", "/")
+ENDPOINTS = ("/v1/chat/completions", "/v1/models", "/health", "/metrics", "/", "/v1/medmllm/preview")
 
 
 class State:
@@ -144,7 +143,7 @@ def _routes(app: FastAPI, state: State) -> None:
     async def chat_completions(request: Request):
         state.check_key(request)
         state.ready()
-        req = _parse(await _body(request, cfg.max_body_bytes))
+        req = parse_json(await read_body(request, cfg.max_body_bytes), ChatCompletionRequest)
         if req.model and req.model != cfg.served_model_name:
             raise APIError(404, f"the model '{req.model}' does not exist; this server has '{cfg.served_model_name}'",
                            param="model", code="model_not_found")
@@ -160,41 +159,6 @@ def _routes(app: FastAPI, state: State) -> None:
         except completions.Disconnected:
             return Response(status_code=499)
         return JSONResponse(body)
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    """The body, or 413 past `limit` bytes (the rest is read and dropped, so the client sees the answer)."""
-    declared = request.headers.get("content-length", "")
-    too_big = APIError(413, f"the request body exceeds the limit of {limit:,} bytes (--max-body-mb)",
-                       code="request_too_large")
-    chunks, total = [], 0
-    if declared.isdigit() and int(declared) > limit:
-        chunks = None
-    async for piece in request.stream():
-        total += len(piece)
-        if chunks is None or total > limit:
-            chunks = None
-            if total > 4 * limit:
-                break
-            continue
-        chunks.append(piece)
-    if chunks is None:
-        raise too_big
-    return b"".join(chunks)
-
-
-def _parse(body: bytes) -> ChatCompletionRequest:
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as e:
-        where = f" ({e.msg} at line {e.lineno} column {e.colno})" if isinstance(e, json.JSONDecodeError) else ""
-        raise APIError(400, f"the body is not valid JSON{where}", code="invalid_json") from None
-    try:
-        return ChatCompletionRequest.model_validate(data)
-    except ValidationError as e:
-        raise validation_error(e) from None
-    except RecursionError:
-        raise APIError(400, "the body is nested too deeply", code="invalid_json") from None
 
 
 def _errors(app: FastAPI) -> None:

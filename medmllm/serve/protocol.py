@@ -7,9 +7,10 @@ kind of error only: pydantic's own messages quote the input, which may be patien
 """
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -125,6 +126,45 @@ def validation_error(e: ValidationError) -> APIError:
     if what is None:
         what = err["msg"].replace("Input should", "should")
     return APIError(422, f"{where or 'body'}: {what}", param=where or None, code=err["type"])
+
+
+async def read_body(request, limit: int) -> bytes:
+    """A request's body, or 413 past `limit` bytes (the rest is read and dropped, so the client sees the answer)."""
+    declared = request.headers.get("content-length", "")
+    too_big = APIError(413, f"the request body exceeds the limit of {limit:,} bytes (--max-body-mb)",
+                       code="request_too_large")
+    chunks, total = [], 0
+    if declared.isdigit() and int(declared) > limit:
+        chunks = None
+    async for piece in request.stream():
+        total += len(piece)
+        if chunks is None or total > limit:
+            chunks = None
+            if total > 4 * limit:
+                break
+            continue
+        chunks.append(piece)
+    if chunks is None:
+        raise too_big
+    return b"".join(chunks)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_json(body: bytes, model: type[Model]) -> Model:
+    """A JSON body validated as `model`; 400 for bad JSON, 422 naming the first bad field."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as e:
+        where = f" ({e.msg} at line {e.lineno} column {e.colno})" if isinstance(e, json.JSONDecodeError) else ""
+        raise APIError(400, f"the body is not valid JSON{where}", code="invalid_json") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise validation_error(e) from None
+    except RecursionError:
+        raise APIError(400, "the body is nested too deeply", code="invalid_json") from None
 
 
 def new_id() -> str:
