@@ -29,7 +29,7 @@ from ..data import io
 from ..errors import MedMLLMError, brief
 from .protocol import APIError, FilePart, ImagePart, Message, TextPart
 
-_PIL = {"png", "jpeg", "tiff", "bmp", "gif"}
+PIL_FORMATS = {"png", "jpeg", "tiff", "bmp", "gif"}
 _DATA_URL = re.compile(r"data:([^;,]*)((?:;[^;,]*)*),(.*)", re.DOTALL)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -58,7 +58,7 @@ def read_messages(messages: list[Message], processor, allowed: Path | None, max_
                 if modality not in processor.settings.num_tokens:
                     reads = ", ".join(processor.settings.num_tokens) or "text only"
                     raise APIError(400, f"{where}: is {_a(modality)} input, and this model reads {reads}", param=where)
-                inputs.setdefault(modality, []).append(_guard(where, path, processor.load, modality, path))
+                inputs.setdefault(modality, []).append(guarded(where, path, processor.load, modality, path))
                 pieces.append(PLACEHOLDERS[modality])
             turns.append({"role": _role(message.role), "content": "\n".join(pieces)})
     return turns, inputs
@@ -197,21 +197,21 @@ def _copy(zf: zipfile.ZipFile, member: zipfile.ZipInfo, dest: Path, budget: int)
 
 def _read_as(path: Path, where: str) -> str:
     """The modality a file is read as, from its content."""
-    fmt = _guard(where, path, io.detect_format, path)
-    if fmt in _PIL:
+    fmt = guarded(where, path, io.detect_format, path)
+    if fmt in PIL_FORMATS:
         return "image"
     if fmt in ("nifti", "dicom-series"):
         return "volume"
     if fmt == "wfdb":
         return "ecg"
     if fmt == "dicom":
-        kind = _guard(where, path, io.load, path).kind
+        kind = guarded(where, path, io.load, path).kind
         return {"signal": "ecg"}.get(kind, kind)
     raise APIError(400, f"{where}: {fmt} arrays are not taken here; send PNG, JPEG, TIFF, DICOM, NIfTI "
                         "or a zipped WFDB record", param=where)
 
 
-def _guard(where: str, path: Path, fn, *args):
+def guarded(where: str, path: Path, fn, *args):
     """Run a reader; its one-line error comes back as a 400 naming the part instead of the path."""
     try:
         return fn(*args)

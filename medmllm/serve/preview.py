@@ -31,16 +31,15 @@ from ..data.io.base import resolve_window
 from ..data.io.dicom import dicom_to_unit
 from ..data.io.ecg import STANDARD_LEADS, order_leads
 from ..errors import MedMLLMError
-from .media import _guard, materialize
-from .protocol import APIError, FileData, FilePart, _Strict
+from .media import PIL_FORMATS, guarded, materialize
+from .protocol import APIError, FileData, FilePart, Strict
 
 MAX_SLICES, SLICE_PX, IMAGE_PX = 64, 256, 1024
 ECG_SECONDS, ECG_MAX_ROWS = 10.0, 16
 WHERE = "file_data"
-_PIL = {"png", "jpeg", "tiff", "bmp", "gif"}
 
 
-class PreviewRequest(_Strict):
+class PreviewRequest(Strict):
     file_data: str
     """A base64 `data:` URL (or bare base64): the same bytes a chat `file` or `image_url` part carries."""
     filename: str | None = None
@@ -57,11 +56,11 @@ def render(req: PreviewRequest, max_unzipped: int) -> dict:
             path = materialize(part, Path(tmp) / "upload", "", None, max_unzipped)
         except APIError as e:
             raise APIError(e.status, e.message.replace(".file.file_data", WHERE, 1), param=WHERE, code=e.code) from None
-        fmt = _guard(WHERE, path, io.detect_format, path)
-        if fmt not in _PIL and fmt not in ("dicom", "dicom-series", "nifti", "wfdb"):
+        fmt = guarded(WHERE, path, io.detect_format, path)
+        if fmt not in PIL_FORMATS and fmt not in ("dicom", "dicom-series", "nifti", "wfdb"):
             raise APIError(400, f"{WHERE}: {fmt} arrays are not shown here; send PNG, JPEG, TIFF, DICOM, NIfTI "
                                 "or a zipped WFDB record", param=WHERE)
-        loaded = _guard(WHERE, path, io.load, path)
+        loaded = guarded(WHERE, path, io.load, path)
         out = {"kind": {"signal": "ecg"}.get(loaded.kind, loaded.kind), "format": loaded.format,
                "modality": loaded.modality, "shape": list(loaded.array.shape), "windows": [], "window": None}
         if loaded.kind == "signal":
@@ -71,7 +70,7 @@ def render(req: PreviewRequest, max_unzipped: int) -> dict:
         out.update(windows=windows, window=chosen)
         if loaded.kind == "volume":
             return {**out, **_volume(loaded, chosen)}
-        return {**out, "images": [_guard(WHERE, path, _image, path, loaded, chosen)]}
+        return {**out, "images": [guarded(WHERE, path, _image, path, loaded, chosen)]}
 
 
 # -- windows -------------------------------------------------------------------------------------

@@ -15,32 +15,32 @@ from typing import Annotated, Literal, TypeVar, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
 
-class TextPart(_Strict):
+class TextPart(Strict):
     type: Literal["text"]
     text: str
 
 
-class ImageURL(_Strict):
+class ImageURL(Strict):
     url: str
     detail: str | None = None
 
 
-class ImagePart(_Strict):
+class ImagePart(Strict):
     type: Literal["image_url"]
     image_url: ImageURL
 
 
-class FileData(_Strict):
+class FileData(Strict):
     file_data: str
     """A base64 `data:` URL (or bare base64) of the file: DICOM, a zip of a DICOM series or WFDB record, NIfTI."""
     filename: str | None = None
 
 
-class FilePart(_Strict):
+class FilePart(Strict):
     type: Literal["file"]
     file: FileData
 
@@ -48,21 +48,21 @@ class FilePart(_Strict):
 Part = Annotated[Union[TextPart, ImagePart, FilePart], Field(discriminator="type")]
 
 
-class Message(_Strict):
+class Message(Strict):
     role: Literal["system", "developer", "user", "assistant"]
     content: str | list[Part] | None = None
 
 
-class ChatTemplateKwargs(_Strict):
+class ChatTemplateKwargs(Strict):
     enable_thinking: bool = False
     """vLLM's switch: the answer starts with `<think>` and comes back split into `reasoning_content` and `content`."""
 
 
-class StreamOptions(_Strict):
+class StreamOptions(Strict):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(_Strict):
+class ChatCompletionRequest(Strict):
     model: str | None = None
     messages: list[Message] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
