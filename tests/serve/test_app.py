@@ -131,3 +131,19 @@ def test_a_model_that_fails_to_load_is_reported_and_stops_the_server(tmp_path):
         assert client.get("/health").json() == {"status": "failed"}
         r = client.post("/v1/chat/completions", json=BODY)
         assert r.status_code == 503 and "failed to load" in r.json()["error"]["message"]
+
+
+def test_cors_is_off_unless_origins_are_named(tmp_path):
+    from fastapi.testclient import TestClient
+
+    preflight = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization"}
+    with TestClient(create_app(ServeConfig(model=tmp_path, ui=False), load=lambda f: SlowEngine())) as client:
+        r = client.options("/v1/chat/completions", headers=preflight)
+        assert "access-control-allow-origin" not in r.headers
+        assert "access-control-allow-origin" not in client.get("/health", headers={"Origin": "https://evil.example"}).headers
+    cfg = ServeConfig(model=tmp_path, ui=False, cors_origins=["https://viewer.example"])
+    with TestClient(create_app(cfg, load=lambda f: SlowEngine())) as client:
+        ok = client.options("/v1/chat/completions", headers={**preflight, "Origin": "https://viewer.example"})
+        assert ok.headers["access-control-allow-origin"] == "https://viewer.example"
+        assert "access-control-allow-origin" not in client.options("/v1/chat/completions", headers=preflight).headers
