@@ -224,7 +224,8 @@ class TrainConfig:
     save_total_limit: int = 2
     """Keep at most this many checkpoints."""
     threads: int = 0
-    """torch intra-op threads (0: leave torch's default)."""
+    """torch intra-op threads; 0: the cores other processes leave free, looked at again every few
+    seconds (`medmllm/threads.py`; `MEDMLLM_THREADS` overrides)."""
 
     def __post_init__(self):
         self._check_trainable()

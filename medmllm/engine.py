@@ -25,12 +25,15 @@ from .data.processor import MedMLLMProcessor
 from .errors import MedMLLMError
 from .model import MedMLLM
 from .reasoning import THINK_PREFIX, Reply, vote
+from .threads import adjust as adjust_threads
 
 
 class Engine:
-    def __init__(self, model: MedMLLM, processor: MedMLLMProcessor):
+    def __init__(self, model: MedMLLM, processor: MedMLLMProcessor, threads: int = 0):
         self.model = model.eval()
         self.processor = processor
+        self.threads = threads
+        """Torch threads for generation; 0: the cores other processes leave free (`medmllm/threads.py`)."""
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> "Engine":
@@ -78,6 +81,7 @@ class Engine:
             seed: int | None = None) -> list["Output"]:
         """Generate for a batch of rows at once (left padding, KV cache); each row ends on its own:
         at the end token, a stop string, its `max_new_tokens`, or when `cancelled()` says so."""
+        adjust_threads(self.threads)  # in the thread that computes: OpenMP's count is per thread
         tok = self.processor.tokenizer
         batch = collate([{k: v for k, v in r.sample.items() if k != "labels"} for r in rows], tok.pad_token_id,
                         left_pad=True)

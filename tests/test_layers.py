@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "medmllm"
 # Each room (a top-level module or subpackage of medmllm) and its layer; a module may import its
 # own layer or lower ones. Add a new room here when you add one: the test names any that is missing.
 LAYERS = [
-    ("errors", "version", "registry", "checks", "chat", "files", "answers"),  # leaves: vocabulary and helpers
+    ("errors", "version", "registry", "checks", "chat", "files", "answers", "threads"),  # leaves: vocabulary, helpers
     ("data", "synth", "deid", "chexpert", "rewards", "reasoning"),  # files and text -> samples, scores
     ("encoders", "connectors", "config"),                            # modality -> features -> tokens; run config
     ("llm",),                                                        # the decoder

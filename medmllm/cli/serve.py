@@ -24,7 +24,7 @@ def serve(model: Annotated[Path, typer.Option(help="A saved model folder (full o
           max_body_mb: Annotated[float, typer.Option(help="Largest request body in MiB (413 past it).")] = 64.0,
           max_unzipped_mb: Annotated[float, typer.Option(help="Most MiB a zipped series or record unpacks to.")] = 1024.0,
           default_max_tokens: Annotated[int, typer.Option(help="Answer length when a request sets none.")] = 256,
-          threads: Annotated[int, typer.Option(help="CPU threads for generation (0: PyTorch's default).")] = 0,
+          threads: Annotated[int, typer.Option(help="CPU threads for generation (0: the cores other processes leave free).")] = 0,
           allowed_local_media_path: Annotated[Optional[Path], typer.Option(help="Folder that file:// URLs may read from (default: none).")] = None,
           cors_origin: Annotated[Optional[list[str]], typer.Option(help="Allow browser calls from this origin (repeatable; default: CORS off).")] = None,
           ui: Annotated[bool, typer.Option(help="Serve the viewer-chat page at /.")] = True,

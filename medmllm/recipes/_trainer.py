@@ -31,6 +31,7 @@ from ..errors import MedMLLMError
 from ..files import atomic_folder, atomic_path, atomic_write
 from ..lora import apply_lora, is_adapter_folder, is_peft_model, save_adapter
 from ..model import MedMLLM
+from ..threads import adjust as adjust_threads
 
 
 def training_texts(manifests: list[str]) -> list[str]:
@@ -47,8 +48,7 @@ def build(cfg: RunConfig, default_policy: dict[str, str], resume: bool = False, 
     """Model, processor and data sets for a stage; the freeze policy applied (a peft model when any
     part is `lora`). A LoRA run from a fresh build (or from an adapter folder, merged) first saves its
     frozen base to `<output_dir>/base`, which the adapters point at and `resume` reloads."""
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
+    adjust_threads(cfg.train.threads)
     set_seed(cfg.train.seed)
     if not cfg.data.train:
         raise MedMLLMError("config key 'data.train' is empty: name at least one training manifest")
@@ -189,6 +189,21 @@ class TimeBudget(TrainerCallback):
                                "budget") from None
 
 
+class ThreadsPerStep(TrainerCallback):
+    """Torch threads for the cores other processes leave free, looked at again every few seconds
+    (`medmllm/threads.py`); each log entry records the count then in use (`threads`)."""
+
+    def __init__(self, requested: int):
+        self.requested, self.n = requested, 0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.n = adjust_threads(self.requested)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.n and state.log_history:
+            state.log_history[-1]["threads"] = self.n
+
+
 class ProgressWithThroughput(ProgressCallback):
     """tqdm bar with the last loss, samples/s and tokens/s (non-padding) as its postfix."""
 
@@ -235,6 +250,7 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
                           processing_class=processor.tokenizer, **trainer_kwargs)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ProgressWithThroughput())
+    trainer.add_callback(ThreadsPerStep(cfg.train.threads))
     if cfg.train.max_minutes:
         trainer.add_callback(TimeBudget(cfg.train.max_minutes * 60, spent=TimeBudget.spent_in(checkpoint)))
     result = trainer.train(resume_from_checkpoint=checkpoint)

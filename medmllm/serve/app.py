@@ -67,8 +67,9 @@ class State:
             return
         text = engine.model.config.text_config
         self.context = int(getattr(text, "max_position_embeddings", 0) or 1 << 30)
+        engine.threads = self.cfg.threads  # set by Engine.run in the worker thread, per `medmllm/threads.py`
         self.batcher = Batcher(engine, self.cfg.max_batch, self.cfg.batch_window_ms / 1000, self.cfg.max_queue,
-                               self.metrics, self.cfg.threads)
+                               self.metrics)
         self.engine = engine
         log.info("model %s ready in %.1f s", self.cfg.served_model_name, time.monotonic() - start)
 

@@ -51,9 +51,8 @@ class Job:
 
 class Batcher:
     def __init__(self, engine: Engine, max_batch: int = 16, window_s: float = 0.01, max_queue: int = 64,
-                 metrics=None, threads: int = 0):
+                 metrics=None):
         self.engine, self.max_batch, self.window_s, self.max_queue = engine, max_batch, window_s, max_queue
-        self.threads = threads
         self.metrics = metrics
         self._pending: deque[Job] = deque()
         self._cond = threading.Condition()
@@ -90,11 +89,6 @@ class Batcher:
 
     # -- the worker thread ------------------------------------------------------------------
     def _work(self) -> None:
-        import torch
-
-        # OpenMP's thread count is per calling thread: without this the worker would use every core
-        # whatever the main thread was set to (and spin against other processes on a busy machine)
-        torch.set_num_threads(self.threads or torch.get_num_threads())
         while True:
             with self._cond:
                 while not self._pending and not self._closed:

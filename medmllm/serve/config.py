@@ -37,8 +37,8 @@ class ServeConfig:
     default_max_tokens: int = 256
     """Answer length when a request gives no `max_tokens` (always capped by the model's context)."""
     threads: int = 0
-    """CPU threads for generation; 0: PyTorch's default (the cores it sees). On a machine shared with
-    other work, or for a small model, fewer threads are often faster (see benchmarks/serving.md)."""
+    """CPU threads for generation; 0: the cores other processes leave free, looked at again every few
+    seconds (`medmllm/threads.py`)."""
     allowed_local_media_path: Path | None = None
     """`file://` URLs are read only from inside this folder; None refuses them all."""
     cors_origins: list[str] = field(default_factory=list)

@@ -42,6 +42,7 @@ def test_three_modalities_train_and_chat(medsynth, tmp_path):
     history = json.loads((tmp_path / "sft" / "log_history.json").read_text())
     losses = [h["loss"] for h in history if "loss" in h]
     assert losses[-1] < 0.6 * losses[0], losses
+    assert all(h["threads"] >= 1 for h in history if "loss" in h)  # the thread count in use, in the run's log
     assert (tmp_path / "sft" / "loss.png").stat().st_size > 1000
     assert list((tmp_path / "sft" / "tensorboard").rglob("events.out.tfevents.*"))
     engine = load(tmp_path / "sft" / "model")
