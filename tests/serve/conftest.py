@@ -62,6 +62,14 @@ class Server:
         self.wait()
 
     def wait(self, timeout: float = 120) -> None:
+        """Until /health answers 200; a server that never does is stopped before the error."""
+        try:
+            self._wait(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait(self, timeout: float) -> None:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:

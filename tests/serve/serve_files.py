@@ -2,18 +2,12 @@
 volume, with its own window), a zipped WFDB record, base64 data URLs, and a PNG that claims 30000²."""
 from __future__ import annotations
 
-import base64
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from conftest import data_url, zip_url as zipped  # noqa: F401 - the tests take them from here
 from hostile_files import dicom, png
-
-
-def data_url(path: Path, mime: str = "application/octet-stream") -> str:
-    return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
 
 def ct_series(nifti: Path, folder: Path, center: float = 40, width: float = 400) -> list[Path]:
@@ -31,14 +25,6 @@ def ct_series(nifti: Path, folder: Path, center: float = 40, width: float = 400)
                            ImageOrientationPatient=[1, 0, 0, 0, 1, 0], PixelSpacing=[dy, dx], SliceThickness=dz,
                            RescaleIntercept=-1024, RescaleSlope=1, WindowCenter=center, WindowWidth=width))
     return paths
-
-
-def zipped(files: list[Path]) -> str:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for f in files:
-            z.write(f, Path(f).name)
-    return "data:application/zip;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def png_bomb(folder: Path, name: str = "study-7731.png") -> Path:

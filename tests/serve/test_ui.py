@@ -26,18 +26,9 @@ KEY = "ui-key-4821"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "serve_ui.png"
 
 
-class _Server(Server):
-    def wait(self, timeout: float = 120) -> None:  # a server that never gets ready is stopped too
-        try:
-            super().wait(timeout)
-        except BaseException:
-            self.stop()
-            raise
-
-
 @pytest.fixture(scope="module")
 def site(trained, tmp_path_factory):
-    srv = _Server(trained[0], key=KEY, log=tmp_path_factory.mktemp("uilog") / "server.log")
+    srv = Server(trained[0], key=KEY, log=tmp_path_factory.mktemp("uilog") / "server.log")
     try:
         yield srv
     finally:
