@@ -93,6 +93,10 @@ class DataConfig:
     pack_turns: int = 1
     """Merge up to this many single-turn records with the same inputs (several questions about one
     image) into one multi-turn sample, so the image is encoded once for all of them (1: off)."""
+    group_by_length: bool = False
+    """Batch samples of similar token length together (transformers' `LengthGroupedSampler`: shuffled,
+    then sorted within mega-batches of 50 batches), which cuts padding. Lengths come from the packing
+    pass (`pack_turns` > 1) or one tokenizer pass over the records at start."""
 
     def __post_init__(self):
         at_least("max_length", self.max_length, 1)

@@ -52,6 +52,7 @@ class ManifestDataset(Dataset):
         if not self.offsets:
             raise MedMLLMError(f"{', '.join(map(str, self.paths))}: no usable records")
         # with packing, item i is up to `pack_turns` records about the same inputs that fit in max_length
+        self.sizes: list[int] | None = [] if pack_turns > 1 else None  # tokens of each packed item
         self.groups = [group for idx in by_inputs.values() for group in self._pack(idx, lengths, extras, pack_turns)] \
             if pack_turns > 1 else None
 
@@ -62,14 +63,13 @@ class ManifestDataset(Dataset):
         sample would have kept. A record longer than `max_length` on its own gets a sample of its own
         (and is cut as it would be unpacked)."""
         groups: list[list[int]] = []
-        size = 0
         for i in idx:
-            if groups and len(groups[-1]) < pack_turns and size + extras[i] <= self.max_length:
+            if groups and len(groups[-1]) < pack_turns and self.sizes[-1] + extras[i] <= self.max_length:
                 groups[-1].append(i)
-                size += extras[i]
+                self.sizes[-1] += extras[i]
             else:
                 groups.append([i])
-                size = lengths[i]
+                self.sizes.append(lengths[i])
         return groups
 
     def _fail(self, problem: str) -> None:
@@ -80,6 +80,14 @@ class ManifestDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.groups) if self.groups is not None else len(self.offsets)
+
+    def lengths(self) -> list[int]:
+        """Each item's token count (capped at `max_length`), for length-grouped batching: from the
+        packing pass, or else one tokenizer pass over the records (no files are read)."""
+        if self.sizes is None:
+            self.sizes = [len(self.processor.encode(conversation(self.record(i)))["input_ids"])
+                          for i in range(len(self.offsets))]
+        return [min(n, self.max_length) for n in self.sizes]
 
     def location(self, i: int) -> str:
         return f"{self.paths[self.file_idx[i]]}:{self.lines[i]}"

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainingArguments, set_seed
 from transformers.trainer_callback import ProgressCallback, TrainerCallback
+from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..build import build_model
@@ -189,6 +190,20 @@ class TimeBudget(TrainerCallback):
                                "budget") from None
 
 
+def length_grouped(trainer_cls):
+    """`trainer_cls` drawing its batches from transformers' `LengthGroupedSampler` over the data set's
+    own `lengths()` (the Trainer's own grouping would load every sample to measure it)."""
+
+    class LengthGrouped(trainer_cls):
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                        lengths=dataset.lengths())
+
+    LengthGrouped.__name__ = LengthGrouped.__qualname__ = f"LengthGrouped{trainer_cls.__name__}"
+    return LengthGrouped
+
+
 class ThreadsPerStep(TrainerCallback):
     """Torch threads for the cores other processes leave free, looked at again every few seconds
     (`medmllm/threads.py`); each log entry records the count then in use (`threads`)."""
@@ -246,6 +261,11 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
         report_to=["tensorboard"], remove_unused_columns=False, dataloader_num_workers=cfg.data.num_workers,
         include_num_input_tokens_seen="non_padding", use_cpu=not torch.cuda.is_available())
     trainer_kwargs = {"data_collator": partial(collate, pad_id=processor.tokenizer.pad_token_id), **trainer_kwargs}
+    if cfg.data.group_by_length:
+        if type(data["train"]) is not ManifestDataset:
+            raise MedMLLMError(f"config key 'data.group_by_length': the {cfg.train.stage} stage does not group by "
+                               "length (align and sft do)")
+        trainer_cls = length_grouped(trainer_cls)
     trainer = trainer_cls(model=model, args=args, train_dataset=data["train"], eval_dataset=data.get("eval"),
                           processing_class=processor.tokenizer, **trainer_kwargs)
     trainer.remove_callback(ProgressCallback)

@@ -69,3 +69,14 @@ def test_pack_turns_takes_preference_records(tiny_model, tmp_path):
     answers = proc.tokenizer.decode([t for t, lab in zip(ds[0]["input_ids"].tolist(), ds[0]["labels"].tolist())
                                      if lab != IGNORE_INDEX])
     assert len(ds) == 1 and answers.replace("<|im_end|>", " ").split() == ["good", "one", "good", "two"]
+
+
+def test_lengths_are_the_samples_token_counts_packed_or_not(tiny_model, tmp_path):
+    from medmllm.synth import synthesize
+
+    synthesize(tmp_path, ["xray"], n=12, seed=1)
+    _, processor = tiny_model
+    manifests = [tmp_path / "xray_vqa_train.jsonl", tmp_path / "xray_report_train.jsonl"]
+    for pack in (1, 4):
+        ds = ManifestDataset(manifests, processor, max_length=384, pack_turns=pack)
+        assert ds.lengths() == [len(ds[i]["input_ids"]) for i in range(len(ds))], pack

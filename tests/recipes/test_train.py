@@ -119,3 +119,37 @@ def test_time_budget_resumes_where_its_checkpoint_left(tmp_path):
     spent = TimeBudget(90.0, spent=TimeBudget.spent_in(str(tmp_path / "checkpoint-5")))
     begin(spent)
     assert spent.on_step_end(args, state, TrainerControl()).should_training_stop
+
+
+def test_group_by_length_draws_batches_of_like_length(medsynth, tmp_path):
+    from transformers import Trainer
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from medmllm.errors import MedMLLMError
+    from medmllm.recipes._trainer import length_grouped
+
+    cfg = _cfg(medsynth, tmp_path / "grouped", max_steps=3)
+    cfg.data.group_by_length = True
+    run(cfg)
+    assert (tmp_path / "grouped" / "model" / "model.safetensors").is_file()
+    lengths = [30 + k % 7 if k % 2 else 200 + k % 5 for k in range(256)]  # short and long, interleaved
+    sampler = length_grouped(Trainer)._get_train_sampler(
+        type("T", (), {"args": type("A", (), {"train_batch_size": 4, "gradient_accumulation_steps": 1})(),
+                       "train_dataset": type("D", (), {"lengths": lambda self: lengths})()})())
+    assert isinstance(sampler, LengthGroupedSampler)
+
+    def padding(order):  # share of a padded batch that is padding
+        batches = [[lengths[i] for i in order[k:k + 4]] for k in range(0, len(order), 4)]
+        return sum(4 * max(b) - sum(b) for b in batches) / sum(4 * max(b) for b in batches)
+
+    order = list(sampler)
+    assert sorted(order) == list(range(256))
+    assert padding(order) < 0.1 < 0.3 < padding(list(range(256)))
+    from medmllm.synth.preferences import write_preferences
+
+    write_preferences(medsynth)
+    dpo = _cfg(medsynth, tmp_path / "dpo", stage="dpo", max_steps=1, init_from=str(tmp_path / "grouped" / "model"))
+    dpo.data.group_by_length = True
+    dpo.data.train = [str(medsynth / "xray_pref_train.jsonl")]
+    with pytest.raises(MedMLLMError, match="'data.group_by_length': the dpo stage does not group by length"):
+        run(dpo)
