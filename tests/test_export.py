@@ -15,7 +15,7 @@ import torch
 
 from tiny import TINY_LLM, TINY_VISION, run_cli, tiny_model_dict
 from medmllm.data.collate import collate
-from medmllm.engine import Engine, load
+from medmllm.engine import load
 from medmllm.synth import synthesize
 
 N = 50       # questions compared
