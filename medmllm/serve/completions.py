@@ -14,12 +14,13 @@ import time
 from typing import AsyncIterator
 
 from ..answers import split
+from ..engine import Row
 from ..errors import MedMLLMError
 from ..reasoning import THINK_PREFIX, vote
 from .batcher import Batcher, Job, QueueFull
 from .media import read_messages
 from .protocol import APIError, ChatCompletionRequest, choice, chunk, completion, new_id, usage
-from ..engine import Row
+
 
 class Disconnected(Exception):
     """The client closed the connection before its answer was ready."""

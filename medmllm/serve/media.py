@@ -39,29 +39,51 @@ def read_messages(messages: list[Message], processor, allowed: Path | None, max_
     `Engine.conversation`. Parts of one message are joined by newlines, a placeholder standing
     where each file was; a 400 `APIError` names the first part that cannot be read."""
     turns, inputs = [], {}
-    with tempfile.TemporaryDirectory(prefix="medmllm-serve-") as tmp:
+    with _Scratch() as scratch:
         for i, message in enumerate(messages):
             content = message.content
-            if content is None or isinstance(content, str):
-                turns.append({"role": _role(message.role), "content": content or ""})
-                continue
-            pieces = []
-            for j, part in enumerate(content):
-                where = f"messages[{i}].content[{j}]"
-                if isinstance(part, TextPart):
-                    pieces.append(part.text)
-                    continue
-                if message.role != "user":
-                    raise APIError(400, f"{where}: files are taken in user messages only", param=where)
-                path = materialize(part, Path(tmp) / f"{i}-{j}", where, allowed, max_unzipped)
-                modality = _read_as(path, where)
-                if modality not in processor.settings.num_tokens:
-                    reads = ", ".join(processor.settings.num_tokens) or "text only"
-                    raise APIError(400, f"{where}: is {_a(modality)} input, and this model reads {reads}", param=where)
-                inputs.setdefault(modality, []).append(guarded(where, path, processor.load, modality, path))
-                pieces.append(PLACEHOLDERS[modality])
-            turns.append({"role": _role(message.role), "content": "\n".join(pieces)})
+            if content is not None and not isinstance(content, str):
+                content = "\n".join(_piece(part, f"messages[{i}].content[{j}]", message.role, processor, inputs,
+                                           scratch, allowed, max_unzipped) for j, part in enumerate(content))
+            turns.append({"role": _role(message.role), "content": content or ""})
     return turns, inputs
+
+
+def _piece(part, where: str, role: str, processor, inputs: dict, scratch: "_Scratch", allowed: Path | None,
+           max_unzipped: int) -> str:
+    """A part's text: its own, or for a file the placeholder of the modality it was read as (the
+    input tensor appended to `inputs`)."""
+    if isinstance(part, TextPart):
+        return part.text
+    if role != "user":
+        raise APIError(400, f"{where}: files are taken in user messages only", param=where)
+    path = materialize(part, scratch.folder(where), where, allowed, max_unzipped)
+    modality = _read_as(path, where)
+    if modality not in processor.settings.num_tokens:
+        reads = ", ".join(processor.settings.num_tokens) or "text only"
+        raise APIError(400, f"{where}: is {_a(modality)} input, and this model reads {reads}", param=where)
+    inputs.setdefault(modality, []).append(guarded(where, path, processor.load, modality, path))
+    return PLACEHOLDERS[modality]
+
+
+class _Scratch:
+    """A private temporary folder (mode 0700), made when a request's first file needs it (a text-only
+    request makes none) and removed with everything in it at exit."""
+
+    def __init__(self):
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    def __enter__(self) -> "_Scratch":
+        return self
+
+    def folder(self, where: str) -> Path:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="medmllm-serve-")
+        return Path(self._tmp.name) / where.replace("[", "-").replace("]", "").replace(".", "-")
+
+    def __exit__(self, *exc) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
 
 def _role(role: str) -> str:
