@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .chat import MODALITIES, PLACEHOLDERS
 from .checkpoint import load_pretrained
 from .data.collate import collate
 from .data.processor import MedMLLMProcessor
+from .decode import Sampling, decode
 from .errors import MedMLLMError
 from .model import MedMLLM
 from .reasoning import THINK_PREFIX, Reply, vote
@@ -29,11 +29,14 @@ from .threads import adjust as adjust_threads
 
 
 class Engine:
-    def __init__(self, model: MedMLLM, processor: MedMLLMProcessor, threads: int = 0):
+    def __init__(self, model: MedMLLM, processor: MedMLLMProcessor, threads: int = 0, compile: bool | None = None):
         self.model = model.eval()
         self.processor = processor
         self.threads = threads
         """Torch threads for generation; 0: the cores other processes leave free (`medmllm/threads.py`)."""
+        self.compile = compile
+        """Compile the decode step (`medmllm/decode.py`): None: when the job is big enough; False: never
+        (as `MEDMLLM_COMPILE=0`)."""
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> "Engine":
@@ -85,13 +88,11 @@ class Engine:
         tok = self.processor.tokenizer
         batch = collate([{k: v for k, v in r.sample.items() if k != "labels"} for r in rows], tok.pad_token_id,
                         left_pad=True)
-        rows_state = _Rows(rows, self.processor, batch["input_ids"].shape[1])
+        rows_state = _Rows(rows, self.processor)
         if seed is not None:
             torch.manual_seed(seed)
-        self.model.generate(**batch, max_new_tokens=max(r.max_new_tokens for r in rows), do_sample=do_sample,
-                            temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
-                            top_k=None, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-                            stopping_criteria=StoppingCriteriaList([rows_state]))
+        decode(self.model, batch, max(r.max_new_tokens for r in rows), rows_state.feed,
+               Sampling(do_sample, temperature, top_p), self.compile, tok.pad_token_id, tok.eos_token_id)
         return rows_state.outputs()
 
     def generate(self, samples: list[dict], max_new_tokens: int = 128, do_sample: bool = False,
@@ -163,25 +164,23 @@ class _RowState:
     finish: str | None = None
 
 
-class _Rows(StoppingCriteria):
-    """Per-row bookkeeping, called by `generate` after every step with the ids so far (B, L + t):
-    reads each unfinished row's new token, decodes its text, ends rows on the end token, a stop
-    string, their budget or cancellation (a True in the returned (B,) mask), and streams the text
-    that can no longer change (held back: a trailing part that may begin a stop string, trailing
-    white space, and an unfinished UTF-8 character)."""
+class _Rows:
+    """Per-row bookkeeping, fed by the decode loop after every step with the new token of each row
+    still going: decodes its text, ends rows on the end token, a stop string, their budget or
+    cancellation, and streams the text that can no longer change (held back: a trailing part that
+    may begin a stop string, trailing white space, and an unfinished UTF-8 character)."""
 
-    def __init__(self, rows: list[Row], processor, prompt_len: int):
-        self.processor, self.prompt_len = processor, prompt_len
+    def __init__(self, rows: list[Row], processor):
+        self.processor = processor
         eos = processor.tokenizer.eos_token_id
         self.eos = set(eos if isinstance(eos, list) else [eos])
         self.states = [_RowState(r, int(r.sample["input_ids"].shape[0])) for r in rows]
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
-        new = input_ids[:, -1].tolist()  # (B,)
-        for s, token in zip(self.states, new):
-            if s.finish is None:
-                self._step(s, token)
-        return torch.tensor([s.finish is not None for s in self.states], device=input_ids.device)  # (B,)
+    def feed(self, rows: list[int], tokens: list[int]) -> list[bool]:
+        """The new tokens of the rows still going (indices into the batch) -> whether each has ended."""
+        for i, token in zip(rows, tokens):
+            self._step(self.states[i], token)
+        return [self.states[i].finish is not None for i in rows]
 
     def _step(self, s: _RowState, token: int) -> None:
         s.generated += 1
