@@ -62,10 +62,16 @@ def decode(model, batch: dict, max_new_tokens: int, on_tokens: OnTokens, samplin
     modality inputs), handing each step's tokens of the rows still going to `on_tokens` (which
     ends rows, the end token included). `pad_token_id`/`eos_token_id` are for the fallback."""
     total = batch["input_ids"].shape[1] + max_new_tokens
-    if unsupported(model, total) is not None:
+    weights = None
+    if unsupported(model, total) is None:
+        try:
+            weights = _weights(model.llm)
+        except _Unsupported:
+            pass
+    if weights is None:
         return _generate(model, batch, max_new_tokens, on_tokens, sampling, pad_token_id, eos_token_id)
     compile = _compile_wanted(compile, batch["input_ids"].shape[0] * max_new_tokens)
-    _Loop(model, batch, max_new_tokens, on_tokens, sampling, compile).run()
+    _Loop(model, weights, batch, max_new_tokens, on_tokens, sampling, compile).run()
 
 
 def unsupported(model, total: int) -> str | None:
@@ -107,9 +113,10 @@ def pick(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
 class _Loop:
     """One run of the decode loop: the static cache, the active rows, and their bucket."""
 
-    def __init__(self, model, batch: dict, max_new_tokens: int, on_tokens: OnTokens, sampling: Sampling,
-                 compile: bool):
+    def __init__(self, model, weights: tuple["_Spec", list], batch: dict, max_new_tokens: int, on_tokens: OnTokens,
+                 sampling: Sampling, compile: bool):
         self.model, self.llm, self.on_tokens, self.sampling = model, model.llm, on_tokens, sampling
+        self.spec, self.w = weights
         self.max_new, self.compile = max_new_tokens, compile
         self.prompt_len = batch["input_ids"].shape[1]  # L
         self.T = -(-(self.prompt_len + max_new_tokens) // CHUNK) * CHUNK
@@ -165,8 +172,9 @@ class _Loop:
         ids = torch.cat([tokens, tokens[:1].expand(Bb - n)])[:, None]  # (Bb, 1)
         self.valid[:, pos] = True
         position = torch.tensor([pos])  # (1,)
-        step = _steps(self.llm, self.compile)
-        logits = step(self.llm, ids, position, self.cos, self.sin, self.valid, self.keys, self.values)  # (Bb, V)
+        step = _steps(self.compile)
+        logits = step(self.spec, self.w, ids, position, self.cos, self.sin, self.valid, self.keys,
+                      self.values)  # (Bb, V)
         return self._suppressed(logits[:n].float())  # (n, V)
 
     def _suppressed(self, logits: torch.Tensor) -> torch.Tensor:
@@ -180,29 +188,88 @@ def _bucket(n: int) -> int:
     return 1 << (n - 1).bit_length()
 
 
-def _step(llm, ids: torch.Tensor, position: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+class _Unsupported(Exception):
+    """A module the functional step does not reproduce (the run goes through `generate()`)."""
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """The static numbers of a llama-family decoder step (constants of the compiled graph)."""
+
+    heads: int
+    kv_heads: int
+    head_dim: int
+    eps: float
+    scale: float
+
+
+def _linear(module) -> list:
+    """A projection as [weight (out, in), bias or None]: an `nn.Linear`, or a peft LoRA layer with its
+    active adapters' deltas added (a new tensor; the model is left as it is)."""
+    if type(module) is torch.nn.Linear:
+        return [module.weight, module.bias]
+    base = getattr(module, "base_layer", None)
+    if type(base) is not torch.nn.Linear or not hasattr(module, "get_delta_weight"):
+        raise _Unsupported(type(module).__name__)
+    if module.merged or module.disable_adapters:
+        return [base.weight, base.bias]
+    if any(module.use_dora.get(a) for a in module.active_adapters):
+        raise _Unsupported("DoRA")
+    deltas = [module.get_delta_weight(a) for a in module.active_adapters if a in module.lora_A]
+    return [base.weight + sum(deltas) if deltas else base.weight, base.bias]
+
+
+def _weights(llm) -> tuple[_Spec, list]:
+    """The LLM's step as its spec and a flat list of tensors: embed, then per layer
+    [ln1, q w, q b, k w, k b, v w, v b, o w, o b, ln2, gate w, gate b, up w, up b, down w, down b],
+    then the final norm and lm_head (w, b)."""
+    cfg, core = llm.config, llm.model
+    if getattr(cfg, "hidden_act", "silu") != "silu":
+        raise _Unsupported(f"activation {cfg.hidden_act}")
+    flat = [core.embed_tokens.weight]
+    for layer in core.layers:
+        a, m = layer.self_attn, layer.mlp
+        flat += [layer.input_layernorm.weight, *_linear(a.q_proj), *_linear(a.k_proj), *_linear(a.v_proj),
+                 *_linear(a.o_proj), layer.post_attention_layernorm.weight, *_linear(m.gate_proj),
+                 *_linear(m.up_proj), *_linear(m.down_proj)]
+    flat += [core.norm.weight, *_linear(llm.lm_head)]
+    a = core.layers[0].self_attn
+    spec = _Spec(cfg.num_attention_heads, cfg.num_key_value_heads, a.head_dim, float(core.norm.variance_epsilon),
+                 float(a.scaling))
+    return spec, flat
+
+
+def _step(spec: _Spec, w: list, ids: torch.Tensor, position: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
           valid: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor]) -> torch.Tensor:
-    """One decoder step of a llama-family LLM: (Bb, 1) ids at cache slot `position` (1,) -> (Bb, V)
-    logits; writes each layer's new key and value into `keys`/`values` (Bb, kvh, T, hd)."""
-    core = llm.model
-    h = core.embed_tokens(ids)  # (Bb, 1, d)
+    """One decoder step of a llama-family LLM over its weights `w` (`_weights`): (Bb, 1) ids at cache
+    slot `position` (1,) -> (Bb, V) logits; writes each layer's new key and value into `keys`/`values`
+    (Bb, kvh, T, hd). The arithmetic is transformers' (RMSNorm in float32, rotate-half RoPE)."""
+    Bb, H, G, hd = ids.shape[0], spec.heads, spec.heads // spec.kv_heads, spec.head_dim
+    h = F.embedding(ids, w[0])  # (Bb, 1, d)
     c, s = cos[position][None, None], sin[position][None, None]  # (1, 1, 1, hd)
     mask = valid[:, None, None, :]  # (Bb, 1, 1, T)
-    for layer, k_cache, v_cache in zip(core.layers, keys, values):
-        attn = layer.self_attn
-        x = layer.input_layernorm(h)  # (Bb, 1, d)
-        shape = (x.shape[0], 1, -1, attn.head_dim)
-        q = attn.q_proj(x).view(shape).transpose(1, 2)  # (Bb, heads, 1, hd)
-        k = attn.k_proj(x).view(shape).transpose(1, 2)  # (Bb, kvh, 1, hd)
-        v = attn.v_proj(x).view(shape).transpose(1, 2)  # (Bb, kvh, 1, hd)
+    for i, (k_cache, v_cache) in enumerate(zip(keys, values)):
+        ln1, qw, qb, kw, kb, vw, vb, ow, ob, ln2, gw, gb, uw, ub, dw, db = w[1 + 16 * i: 17 + 16 * i]
+        x = _rms(h, ln1, spec.eps)  # (Bb, 1, d)
+        q = F.linear(x, qw, qb).view(Bb, 1, H, hd).transpose(1, 2)  # (Bb, H, 1, hd)
+        k = F.linear(x, kw, kb).view(Bb, 1, H // G, hd).transpose(1, 2)  # (Bb, kvh, 1, hd)
+        v = F.linear(x, vw, vb).view(Bb, 1, H // G, hd).transpose(1, 2)  # (Bb, kvh, 1, hd)
         q, k = q * c + _rotate_half(q) * s, k * c + _rotate_half(k) * s
         k_cache.index_copy_(2, position, k)
         v_cache.index_copy_(2, position, v)
-        o = F.scaled_dot_product_attention(q, k_cache, v_cache, attn_mask=mask, scale=attn.scaling,
-                                           enable_gqa=True)  # (Bb, heads, 1, hd)
-        h = h + attn.o_proj(o.transpose(1, 2).reshape(x.shape[0], 1, -1))  # (Bb, 1, d)
-        h = h + layer.mlp(layer.post_attention_layernorm(h))  # (Bb, 1, d)
-    return llm.lm_head(core.norm(h))[:, -1]  # (Bb, V)
+        scores = q.view(Bb, H // G, G, hd) @ k_cache.transpose(2, 3) * spec.scale  # (Bb, kvh, G, T)
+        probs = scores.masked_fill(~mask, -float("inf")).softmax(-1)  # (Bb, kvh, G, T)
+        o = (probs @ v_cache).reshape(Bb, 1, H * hd)  # (Bb, 1, H*hd)
+        h = h + F.linear(o, ow, ob)  # (Bb, 1, d)
+        x = _rms(h, ln2, spec.eps)  # (Bb, 1, d)
+        h = h + F.linear(F.silu(F.linear(x, gw, gb)) * F.linear(x, uw, ub), dw, db)  # (Bb, 1, d)
+    return F.linear(_rms(h, w[-3], spec.eps), w[-2], w[-1])[:, -1]  # (Bb, V)
+
+
+def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """transformers' RMSNorm: in float32, scaled by the weight in the input's dtype."""
+    x32 = x.float()
+    return weight * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -214,7 +281,7 @@ _compiled: Callable | None = None
 _failed = False
 
 
-def _steps(llm, compile: bool) -> Callable:
+def _steps(compile: bool) -> Callable:
     """The step to call: compiled (one graph per bucket, kept across runs) or eager."""
     global _compiled
     if not compile or _failed:
