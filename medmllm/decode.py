@@ -121,8 +121,7 @@ class _Loop:
         self.prompt_len = batch["input_ids"].shape[1]  # L
         self.T = -(-(self.prompt_len + max_new_tokens) // CHUNK) * CHUNK
         self.batch = batch
-        ids = model.generation_config.suppress_tokens or []
-        self.suppress = torch.tensor(sorted(ids), dtype=torch.long)  # (S,)
+        self.suppress = sorted(model.generation_config.suppress_tokens or [])
 
     def run(self) -> None:
         logits = self._prefill()  # (B, V)
@@ -156,7 +155,10 @@ class _Loop:
         self.valid[B:, 0] = True  # bucket padding rows attend something (no NaN)
         cos, sin = self.llm.model.rotary_emb(k, torch.arange(self.T)[None])  # (1, T, hd)
         self.cos, self.sin = cos[0].to(dtype), sin[0].to(dtype)  # (T, hd)
-        return self._suppressed(out.logits[:, -1].float())  # (B, V)
+        self.position = torch.zeros(1, dtype=torch.long)  # (1,) the cache slot being written
+        self.bias = torch.zeros(out.logits.shape[-1])  # (V,) -inf at the tokens never generated
+        self.bias[self.suppress] = -float("inf")
+        return out.logits[:, -1].float() + self.bias  # (B, V)
 
     def _compact(self, keep: list[int]) -> None:
         """Keep only the cache rows `keep` (gathered to the front), in the smallest bucket holding them."""
@@ -169,18 +171,11 @@ class _Loop:
     def _next(self, tokens: torch.Tensor, pos: int) -> torch.Tensor:
         """Feed (n,) tokens at cache slot `pos` -> (n, V) float32 logits for the next token."""
         n, Bb = tokens.shape[0], self.valid.shape[0]
-        ids = torch.cat([tokens, tokens[:1].expand(Bb - n)])[:, None]  # (Bb, 1)
-        self.valid[:, pos] = True
-        position = torch.tensor([pos])  # (1,)
-        step = _steps(self.compile)
-        logits = step(self.spec, self.w, ids, position, self.cos, self.sin, self.valid, self.keys,
-                      self.values)  # (Bb, V)
-        return self._suppressed(logits[:n].float())  # (n, V)
-
-    def _suppressed(self, logits: torch.Tensor) -> torch.Tensor:
-        if len(self.suppress):
-            logits[:, self.suppress] = -float("inf")
-        return logits
+        ids = (tokens if n == Bb else torch.cat([tokens, tokens[:1].expand(Bb - n)]))[:, None]  # (Bb, 1)
+        self.position.fill_(pos)
+        logits = _steps(self.compile)(self.spec, self.w, ids, self.position, self.cos, self.sin, self.bias,
+                                      self.valid, self.keys, self.values)  # (Bb, V)
+        return logits[:n]  # (n, V)
 
 
 def _bucket(n: int) -> int:
@@ -240,13 +235,15 @@ def _weights(llm) -> tuple[_Spec, list]:
 
 
 def _step(spec: _Spec, w: list, ids: torch.Tensor, position: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-          valid: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor]) -> torch.Tensor:
+          bias: torch.Tensor, valid: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor]) -> torch.Tensor:
     """One decoder step of a llama-family LLM over its weights `w` (`_weights`): (Bb, 1) ids at cache
-    slot `position` (1,) -> (Bb, V) logits; writes each layer's new key and value into `keys`/`values`
-    (Bb, kvh, T, hd). The arithmetic is transformers' (RMSNorm in float32, rotate-half RoPE)."""
+    slot `position` (1,) -> (Bb, V) float32 logits plus `bias` (V,); marks the slot in `valid` (Bb, T) and
+    writes each layer's new key and value into `keys`/`values` (Bb, kvh, T, hd). The arithmetic is
+    transformers' (RMSNorm in float32, rotate-half RoPE)."""
     Bb, H, G, hd = ids.shape[0], spec.heads, spec.heads // spec.kv_heads, spec.head_dim
     h = F.embedding(ids, w[0])  # (Bb, 1, d)
     c, s = cos[position][None, None], sin[position][None, None]  # (1, 1, 1, hd)
+    valid.index_fill_(1, position, True)
     mask = valid[:, None, None, :]  # (Bb, 1, 1, T)
     for i, (k_cache, v_cache) in enumerate(zip(keys, values)):
         ln1, qw, qb, kw, kb, vw, vb, ow, ob, ln2, gw, gb, uw, ub, dw, db = w[1 + 16 * i: 17 + 16 * i]
@@ -263,7 +260,7 @@ def _step(spec: _Spec, w: list, ids: torch.Tensor, position: torch.Tensor, cos: 
         h = h + F.linear(o, ow, ob)  # (Bb, 1, d)
         x = _rms(h, ln2, spec.eps)  # (Bb, 1, d)
         h = h + F.linear(F.silu(F.linear(x, gw, gb)) * F.linear(x, uw, ub), dw, db)  # (Bb, 1, d)
-    return F.linear(_rms(h, w[-3], spec.eps), w[-2], w[-1])[:, -1]  # (Bb, V)
+    return F.linear(_rms(h, w[-3], spec.eps), w[-2], w[-1])[:, -1].float() + bias  # (Bb, V)
 
 
 def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:

@@ -187,19 +187,24 @@ class _Rows:
         if token in self.eos:
             return self._end(s, "stop")
         s.tokens.append(token)
-        s.text = self.processor.decode(s.tokens)
-        cut = min((i for i in (s.text.find(x) for x in s.row.stop if x) if i >= 0), default=-1)
-        if cut >= 0:
-            s.text = s.text[:cut].rstrip()
-            return self._end(s, "stop")
+        live = bool(s.row.stop) or s.row.on_text is not None  # else the text is decoded once, at the end
+        if live:
+            s.text = self.processor.decode(s.tokens)
+            cut = min((i for i in (s.text.find(x) for x in s.row.stop if x) if i >= 0), default=-1)
+            if cut >= 0:
+                s.text = s.text[:cut].rstrip()
+                return self._end(s, "stop")
         if s.row.cancelled is not None and s.row.cancelled():
             return self._end(s, "cancelled")
         if len(s.tokens) >= s.row.max_new_tokens:
             return self._end(s, "length")
-        self._emit(s, _settled(s.text, s.row.stop))
+        if live:
+            self._emit(s, _settled(s.text, s.row.stop))
 
     def _end(self, s: _RowState, reason: str) -> None:
         s.finish = reason
+        if not s.row.stop and s.row.on_text is None:
+            s.text = self.processor.decode(s.tokens)
         self._emit(s, len(s.text))
         if s.row.on_end is not None:
             s.row.on_end(self._output(s))
