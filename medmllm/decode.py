@@ -1,36 +1,42 @@
-"""The fast decode path: prefill through `MedMLLM`, then a compiled one-token step on a static KV cache.
+"""The fast decode path: prefill through `MedMLLM`, then a one-token step on a static KV cache.
 
 `decode(model, batch, max_new_tokens, on_tokens, sampling)` is the generation loop under
-`Engine.run` (chat, evaluation, the server's batcher) and under GRPO's rollouts. Design:
+`Engine.run` (chat, evaluation, the server's batcher) and under GRPO's rollouts
+(`sample_completions`). Design:
 
 * Prefill is the model's own forward (`MedMLLM.forward`: images, volumes, ECGs spliced into the
   embeddings), exactly as `generate()` runs it; its KV cache is copied into a **static cache**:
-  per layer a preallocated (Bb, kv_heads, T, head_dim) key and value tensor.
-* Each next token comes from `_step`, a hand-written decoder step over the LLM's own modules
-  (norms, projections, MLP, rotary table, `lm_head`; a peft LoRA layer is called like any
-  Linear): (Bb, 1) tokens + the position + the cache -> (Bb, V) logits. It is `torch.compile`d
-  (inductor, `fullgraph`, static shapes) once per **bucket**: the batch rounded up to a power of
-  two (Bb) and the cache length to a multiple of `CHUNK` (T); compiled steps are kept per model
-  and bucket, so a later request of the same bucket pays nothing.
+  per layer a preallocated (B, kv_heads, T, head_dim) key and value tensor, T the prompt plus the
+  budget rounded up to a multiple of `CHUNK`.
+* Each next token comes from `_step`, a hand-written llama-family decoder step over the LLM's
+  weights (`_weights`: the tensors themselves, no copy; a peft LoRA projection as its base weight
+  plus its adapters' delta): (B, 1) tokens + the cache slot + the cache -> (B, V) logits. It is
+  free of transformers' per-step Python (logits processors, cache objects, mask building, module
+  hooks), which is most of `generate()`'s time on a small model.
 * Positions are what `generate()` gives (no `position_ids`: the padded index, the same for every
   row), so step t writes cache slot L + t of every row; left padding is masked out.
-* A row that ends (`on_tokens` says so) is **dropped**: the cache rows still going are gathered to
-  the front and the batch moves to the smallest bucket that holds them.
+* A row that ends (`on_tokens` says so) is **dropped**: the cache rows still going are gathered
+  to the front, and later steps compute only those.
 * Greedy is argmax of the float32 logits after `generation_config.suppress_tokens`, as in
   `generate()`, so greedy tokens are the same; sampling applies temperature then top-p as
   `generate()`'s warpers do and draws from torch's global generator (seed it to reproduce).
-* Compile is off with `MEDMLLM_COMPILE=0` (or `compile=False`), and for short jobs (fewer than
-  `COMPILE_MIN_TOKENS` batch rows x new tokens): the same loop then runs eagerly. A compile
-  that fails warns once and the loop goes on eagerly. A model this path cannot drive exactly
-  (an LLM family not in `FAMILIES`, a sliding window shorter than the run, a generation config
-  with other logits processors) goes through `model.generate()` with the same callback.
+* The step can be `torch.compile`d (inductor, `fullgraph`, dynamic shapes: one graph per model
+  for a batch of 1 and one for more, whatever the cache length, kept for the process). On a
+  2-core CPU a graph costs 10-45 s to compile and saves 10-25% of a step, so by default a
+  process compiles only after `COMPILE_AFTER` row-tokens (a server, a GRPO run), never for a
+  chat or an evaluation; `MEDMLLM_COMPILE=1`/`0` or `Engine(compile=...)` decide otherwise. A
+  compile that fails warns once and the loop goes on eagerly.
+* A model this path cannot drive exactly (an LLM family not in `FAMILIES`, a sliding window
+  shorter than the run, an activation other than SiLU, a DoRA or other non-Linear projection, a
+  generation config with other logits processors) goes through `model.generate()` with the same
+  callback.
 """
 from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -40,8 +46,9 @@ FAMILIES = ("llama", "qwen2", "mistral")
 """LLM model types whose decoder layer `_step` reproduces (pre-norm, RoPE, GQA, SwiGLU MLP)."""
 CHUNK = 64
 """Cache lengths are rounded up to a multiple of this (one compiled step per multiple)."""
-COMPILE_MIN_TOKENS = 256
-"""Below this many batch rows x new tokens a run stays eager: compiling would cost more than it saves."""
+COMPILE_AFTER = 200_000
+"""Row-tokens (batch rows x new tokens) this process decodes eagerly before compiling the step: a
+compile costs 10-45 s of CPU per graph and saves 10-25% of a step (`benchmarks/decode.md`)."""
 
 OnTokens = Callable[[list[int], list[int]], list[bool]]
 """(row indices in the batch, their new tokens) -> for each, whether that row has now ended."""
@@ -74,6 +81,23 @@ def decode(model, batch: dict, max_new_tokens: int, on_tokens: OnTokens, samplin
     _Loop(model, weights, batch, max_new_tokens, on_tokens, sampling, compile).run()
 
 
+def sample_completions(model, batch: dict, max_new_tokens: int, temperature: float, pad_token_id: int,
+                       eos_token_id: int) -> torch.Tensor:
+    """One sampled completion per row (GRPO's rollouts) -> (B, C) ids: each row's tokens up to and
+    with the end token, then `pad_token_id`, C the longest (as `generate()`'s output past the prompt)."""
+    rows: list[list[int]] = [[] for _ in range(batch["input_ids"].shape[0])]
+
+    def on_tokens(idx: list[int], tokens: list[int]) -> list[bool]:
+        for i, t in zip(idx, tokens):
+            rows[i].append(t)
+        return [t == eos_token_id for t in tokens]
+
+    decode(model, batch, max_new_tokens, on_tokens, Sampling(True, temperature), None, pad_token_id, eos_token_id)
+    width = max(len(r) for r in rows)
+    return torch.tensor([r + [pad_token_id] * (width - len(r)) for r in rows],
+                        device=batch["input_ids"].device)  # (B, C)
+
+
 def unsupported(model, total: int) -> str | None:
     """Why the fast path cannot drive `model` for `total` positions, or None when it can."""
     cfg = model.llm.config
@@ -91,9 +115,18 @@ def unsupported(model, total: int) -> str | None:
 
 
 def _compile_wanted(compile: bool | None, work: int) -> bool:
-    if compile is None:
-        compile = work >= COMPILE_MIN_TOKENS
-    return compile and os.environ.get("MEDMLLM_COMPILE", "1") != "0"
+    """Whether to run the compiled step: `MEDMLLM_COMPILE` (0/1) decides, then `compile`; by
+    default only once this process has decoded `COMPILE_AFTER` row-tokens (a server, GRPO)."""
+    global _work
+    _work += work
+    env = os.environ.get("MEDMLLM_COMPILE")
+    if env in ("0", "1"):
+        return env == "1"
+    return compile if compile is not None else _work >= COMPILE_AFTER
+
+
+_work = 0
+"""Row-tokens decoded by this process so far (batch rows x new tokens of each run)."""
 
 
 def pick(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
@@ -113,7 +146,7 @@ def pick(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
 class _Loop:
     """One run of the decode loop: the static cache, the active rows, and their bucket."""
 
-    def __init__(self, model, weights: tuple["_Spec", list], batch: dict, max_new_tokens: int, on_tokens: OnTokens,
+    def __init__(self, model, weights: tuple[_Spec, list], batch: dict, max_new_tokens: int, on_tokens: OnTokens,
                  sampling: Sampling, compile: bool):
         self.model, self.llm, self.on_tokens, self.sampling = model, model.llm, on_tokens, sampling
         self.spec, self.w = weights
@@ -142,45 +175,36 @@ class _Loop:
         """The model's forward over the prompts; its cache copied into the static one. -> (B, V)."""
         out = self.model(**self.batch, use_cache=True)
         B = self.batch["input_ids"].shape[0]
-        Bb, L, dtype = _bucket(B), self.prompt_len, out.logits.dtype
+        L, dtype = self.prompt_len, out.logits.dtype
         self.keys, self.values = [], []
         for layer in out.cache.layers:
-            k = layer.keys.new_zeros(Bb, layer.keys.shape[1], self.T, layer.keys.shape[3])  # (Bb, kvh, T, hd)
-            v = torch.zeros_like(k)  # (Bb, kvh, T, hd)
-            k[:B, :, :L], v[:B, :, :L] = layer.keys, layer.values
+            k = layer.keys.new_zeros(B, layer.keys.shape[1], self.T, layer.keys.shape[3])  # (B, kvh, T, hd)
+            v = torch.zeros_like(k)  # (B, kvh, T, hd)
+            k[:, :, :L], v[:, :, :L] = layer.keys, layer.values
             self.keys.append(k)
             self.values.append(v)
-        self.valid = torch.zeros(Bb, self.T, dtype=torch.bool)  # (Bb, T) which cache slots a row attends
-        self.valid[:B, :L] = self.batch["attention_mask"].bool()
-        self.valid[B:, 0] = True  # bucket padding rows attend something (no NaN)
-        cos, sin = self.llm.model.rotary_emb(k, torch.arange(self.T)[None])  # (1, T, hd)
+        device = k.device
+        self.valid = torch.zeros(B, self.T, dtype=torch.bool, device=device)  # (B, T) the slots a row attends
+        self.valid[:, :L] = self.batch["attention_mask"].bool()
+        cos, sin = self.llm.model.rotary_emb(k, torch.arange(self.T, device=device)[None])  # (1, T, hd)
         self.cos, self.sin = cos[0].to(dtype), sin[0].to(dtype)  # (T, hd)
-        self.position = torch.zeros(1, dtype=torch.long)  # (1,) the cache slot being written
-        self.bias = torch.zeros(out.logits.shape[-1])  # (V,) -inf at the tokens never generated
+        self.position = torch.zeros(1, dtype=torch.long, device=device)  # (1,) the cache slot being written
+        self.bias = torch.zeros(out.logits.shape[-1], device=device)  # (V,) -inf at the tokens never generated
         self.bias[self.suppress] = -float("inf")
         return out.logits[:, -1].float() + self.bias  # (B, V)
 
     def _compact(self, keep: list[int]) -> None:
-        """Keep only the cache rows `keep` (gathered to the front), in the smallest bucket holding them."""
-        Bb = _bucket(len(keep))
-        index = torch.tensor(keep + [keep[0]] * (Bb - len(keep)))  # (Bb,)
-        self.keys = [k.index_select(0, index) for k in self.keys]  # (Bb, kvh, T, hd) each
+        """Keep only the cache rows `keep` (gathered to the front): the next steps compute only those."""
+        index = torch.tensor(keep, device=self.valid.device)  # (n',)
+        self.keys = [k.index_select(0, index) for k in self.keys]  # (n', kvh, T, hd) each
         self.values = [v.index_select(0, index) for v in self.values]
-        self.valid = self.valid.index_select(0, index)  # (Bb, T)
+        self.valid = self.valid.index_select(0, index)  # (n', T)
 
     def _next(self, tokens: torch.Tensor, pos: int) -> torch.Tensor:
         """Feed (n,) tokens at cache slot `pos` -> (n, V) float32 logits for the next token."""
-        n, Bb = tokens.shape[0], self.valid.shape[0]
-        ids = (tokens if n == Bb else torch.cat([tokens, tokens[:1].expand(Bb - n)]))[:, None]  # (Bb, 1)
         self.position.fill_(pos)
-        logits = _steps(self.compile)(self.spec, self.w, ids, self.position, self.cos, self.sin, self.bias,
-                                      self.valid, self.keys, self.values)  # (Bb, V)
-        return logits[:n]  # (n, V)
-
-
-def _bucket(n: int) -> int:
-    """The batch bucket: n rounded up to a power of two."""
-    return 1 << (n - 1).bit_length()
+        return _steps(self.compile)(self.spec, self.w, tokens[:, None], self.position, self.cos, self.sin, self.bias,
+                                    self.valid, self.keys, self.values)  # (n, V)
 
 
 class _Unsupported(Exception):
@@ -286,10 +310,9 @@ def _steps(compile: bool) -> Callable:
     if _compiled is None:
         import torch._dynamo
 
-        cfg = torch._dynamo.config  # one graph per bucket (batch x cache length) must not hit the limit
-        cfg.recompile_limit = max(cfg.recompile_limit, 256)
-        cfg.accumulated_recompile_limit = max(cfg.accumulated_recompile_limit, 1024)
-        _compiled = torch.compile(_step, fullgraph=True, dynamic=False)
+        cfg = torch._dynamo.config  # a graph per model and per batch bucket of 1 / more
+        cfg.recompile_limit = max(cfg.recompile_limit, 64)
+        _compiled = torch.compile(_step, fullgraph=True, dynamic=True)
     return _guarded
 
 

@@ -11,9 +11,10 @@ It knows nothing about HTTP or scoring.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -39,7 +40,7 @@ class Engine:
         (as `MEDMLLM_COMPILE=0`)."""
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path) -> "Engine":
+    def from_pretrained(cls, folder: str | Path) -> Engine:
         """A saved model folder, full or adapter (see `checkpoint.load_pretrained`)."""
         return cls(*load_pretrained(folder))
 
@@ -80,8 +81,8 @@ class Engine:
                 "labels": torch.tensor(enc["labels"] + [-100] * len(extra))}
 
     @torch.inference_mode()
-    def run(self, rows: list["Row"], do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0,
-            seed: int | None = None) -> list["Output"]:
+    def run(self, rows: list[Row], do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0,
+            seed: int | None = None) -> list[Output]:
         """Generate for a batch of rows at once (left padding, KV cache); each row ends on its own:
         at the end token, a stop string, its `max_new_tokens`, or when `cancelled()` says so."""
         adjust_threads(self.threads)  # in the thread that computes: OpenMP's count is per thread
@@ -139,7 +140,7 @@ class Row:
     """Called with each new piece of the answer as it is generated; the pieces add up to `Output.text`."""
     cancelled: Callable[[], bool] | None = None
     """Polled every step; True ends the row (its client has gone)."""
-    on_end: Callable[["Output"], None] | None = None
+    on_end: Callable[[Output], None] | None = None
     """Called with the row's `Output` as soon as it ends, while the rest of the batch goes on."""
 
 

@@ -46,12 +46,13 @@ from torch.utils.data import Dataset, Sampler
 from transformers import Trainer
 
 from .. import rewards as reward_registry
+from ..chat import MODALITIES
 from ..data.collate import collate
 from ..data.manifest import ManifestDataset
 from ..data.records import conversation, record_inputs
+from ..decode import sample_completions
 from ..errors import MedMLLMError, brief
 from ..lora import is_peft_model
-from ..chat import MODALITIES
 from ..model import MedMLLM
 from ..reasoning import THINK_PREFIX
 from . import RECIPES
@@ -256,13 +257,11 @@ class GRPOTrainer(Trainer):
         inputs = {m: batch[m] for m in MODALITIES if m in batch}
         t0 = time.perf_counter()
         core.eval()
-        out = core.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **inputs,
-                            max_new_tokens=spec.max_new_tokens, do_sample=True, temperature=spec.temperature,
-                            top_p=1.0, top_k=0, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        completion = sample_completions(core, {"input_ids": batch["input_ids"],
+                                               "attention_mask": batch["attention_mask"], **inputs},
+                                        spec.max_new_tokens, spec.temperature, tok.pad_token_id, tok.eos_token_id)
         policy_mode(self.model)
         t_generate = time.perf_counter() - t0
-        prompt_len = batch["input_ids"].shape[1]
-        completion = out[:, prompt_len:]  # (N, C)
         is_eos = completion == tok.eos_token_id
         first_eos = torch.where(is_eos.any(1), is_eos.int().argmax(1), completion.shape[1])  # (N,)
         mask = (torch.arange(completion.shape[1], device=completion.device)[None] <= first_eos[:, None]).long()
@@ -275,7 +274,7 @@ class GRPOTrainer(Trainer):
         advantages = group_advantages(rewards, spec.group_size)
 
         rollout = {"prompt_ids": batch["input_ids"], "prompt_mask": batch["attention_mask"], "inputs": inputs,
-                   "completion_ids": completion, "completion_mask": mask, "advantages": advantages.to(out.device)}
+                   "completion_ids": completion, "completion_mask": mask, "advantages": advantages.to(completion.device)}
         rollout["old_logps"] = self.token_logps(self.model, rollout) if spec.iterations > 1 else None
         rollout["ref_logps"] = None
         if spec.beta > 0:
