@@ -27,8 +27,9 @@ def _engine(model_type: str) -> Engine:
     spec = tiny_model_dict(("image",))
     spec["llm"]["config"] = {**spec["llm"]["config"], "model_type": model_type}
     texts = ["Is there a pleural effusion? yes no", "The heart size is normal. No pneumothorax."] * 20
-    torch.manual_seed(0)
-    return Engine(*build_model(from_dict(ModelConfig, spec), texts))
+    with torch.random.fork_rng():  # the same weights every time, other tests' random state untouched
+        torch.manual_seed(0)
+        return Engine(*build_model(from_dict(ModelConfig, spec), texts))
 
 
 @pytest.fixture(scope="module", params=["llama", "qwen2", "mistral"])
@@ -88,11 +89,12 @@ def test_greedy_tokens_equal_generate_and_finished_rows_are_dropped(engine, monk
 def test_peft_lora_model_decodes_with_its_adapter(llama):
     from peft import LoraConfig, get_peft_model
 
-    peft_model = get_peft_model(llama.model.llm, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
-    try:
+    with torch.random.fork_rng():
+        peft_model = get_peft_model(llama.model.llm, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
         for name, p in peft_model.named_parameters():
             if "lora_B" in name:
                 p.data.normal_(0, 0.5)
+    try:
         batch, eos = _batch(llama), llama.processor.tokenizer.eos_token_id
         budgets = [12] * 5
         assert _ours(llama.model, batch, budgets, eos) == _reference(llama.model, batch, budgets, eos)
@@ -112,14 +114,16 @@ def test_sampling_is_seeded_reproducible(llama):
     batch, eos = _batch(llama), llama.processor.tokenizer.eos_token_id
     runs = []
     for sampling in (D.Sampling(True, 0.7), D.Sampling(True, 0.7), D.Sampling(True, 1.3, 0.9), D.Sampling(True, 1.3, 0.9)):
-        torch.manual_seed(3)
-        runs.append(_ours(llama.model, batch, [10] * 5, eos, sampling=sampling))
+        with torch.random.fork_rng():
+            torch.manual_seed(3)
+            runs.append(_ours(llama.model, batch, [10] * 5, eos, sampling=sampling))
     assert runs[0] == runs[1] and runs[2] == runs[3] and runs[0] != runs[2]
 
 
 def test_top_p_keeps_the_smallest_set_above_p():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
-    picks = {int(D.pick(logits, D.Sampling(True, 1.0, 0.7))) for _ in range(200)}
+    with torch.random.fork_rng():
+        picks = {int(D.pick(logits, D.Sampling(True, 1.0, 0.7))) for _ in range(200)}
     assert picks == {0, 1}
 
 
