@@ -21,11 +21,11 @@
   `generate()`, so greedy tokens are the same; sampling applies temperature then top-p as
   `generate()`'s warpers do and draws from torch's global generator (seed it to reproduce).
 * The step can be `torch.compile`d (inductor, `fullgraph`, dynamic shapes: one graph per model
-  for a batch of 1 and one for more, whatever the cache length, kept for the process). On a
-  2-core CPU a graph costs 10-45 s to compile and saves 10-25% of a step, so by default a
-  process compiles only after `COMPILE_AFTER` row-tokens (a server, a GRPO run), never for a
-  chat or an evaluation; `MEDMLLM_COMPILE=1`/`0` or `Engine(compile=...)` decide otherwise. A
-  compile that fails warns once and the loop goes on eagerly.
+  for a batch of 1 and one for more, whatever the cache length, kept for the process), with
+  `MEDMLLM_COMPILE=1` or `Engine(compile=True)`. It is off by default: on the project's 2-core
+  CPU a cold compile costs over a minute (seconds with inductor's on-disk cache warm) and saves
+  10-45% of a step (`benchmarks/decode.md`), too little for a chat or an evaluation, and a stall a
+  server's queue would feel. A compile that fails warns once and the loop goes on eagerly.
 * A model this path cannot drive exactly (an LLM family not in `FAMILIES`, a sliding window
   shorter than the run, an activation other than SiLU, a DoRA or other non-Linear projection, a
   generation config with other logits processors) goes through `model.generate()` with the same
@@ -46,9 +46,6 @@ FAMILIES = ("llama", "qwen2", "mistral")
 """LLM model types whose decoder layer `_step` reproduces (pre-norm, RoPE, GQA, SwiGLU MLP)."""
 CHUNK = 64
 """Cache lengths are rounded up to a multiple of this (one compiled step per multiple)."""
-COMPILE_AFTER = 200_000
-"""Row-tokens (batch rows x new tokens) this process decodes eagerly before compiling the step: a
-compile costs 10-45 s of CPU per graph and saves 10-25% of a step (`benchmarks/decode.md`)."""
 
 OnTokens = Callable[[list[int], list[int]], list[bool]]
 """(row indices in the batch, their new tokens) -> for each, whether that row has now ended."""
@@ -77,7 +74,7 @@ def decode(model, batch: dict, max_new_tokens: int, on_tokens: OnTokens, samplin
             pass
     if weights is None:
         return _generate(model, batch, max_new_tokens, on_tokens, sampling, pad_token_id, eos_token_id)
-    compile = _compile_wanted(compile, batch["input_ids"].shape[0] * max_new_tokens)
+    compile = _compile_wanted(compile)
     _Loop(model, weights, batch, max_new_tokens, on_tokens, sampling, compile).run()
 
 
@@ -114,19 +111,10 @@ def unsupported(model, total: int) -> str | None:
     return f"generation config sets {set_}" if set_ else None
 
 
-def _compile_wanted(compile: bool | None, work: int) -> bool:
-    """Whether to run the compiled step: `MEDMLLM_COMPILE` (0/1) decides, then `compile`; by
-    default only once this process has decoded `COMPILE_AFTER` row-tokens (a server, GRPO)."""
-    global _work
-    _work += work
+def _compile_wanted(compile: bool | None) -> bool:
+    """Whether to run the compiled step: `MEDMLLM_COMPILE` (0/1) decides, then `compile` (default off)."""
     env = os.environ.get("MEDMLLM_COMPILE")
-    if env in ("0", "1"):
-        return env == "1"
-    return compile if compile is not None else _work >= COMPILE_AFTER
-
-
-_work = 0
-"""Row-tokens decoded by this process so far (batch rows x new tokens of each run)."""
+    return env == "1" if env in ("0", "1") else bool(compile)
 
 
 def pick(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:

@@ -36,8 +36,8 @@ class Engine:
         self.threads = threads
         """Torch threads for generation; 0: the cores other processes leave free (`medmllm/threads.py`)."""
         self.compile = compile
-        """Compile the decode step (`medmllm/decode.py`): None: when the job is big enough; False: never
-        (as `MEDMLLM_COMPILE=0`)."""
+        """Compile the decode step (`medmllm/decode.py`): True for long jobs; None/False: eager (the
+        default); `MEDMLLM_COMPILE=1`/`0` overrides."""
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> Engine:

@@ -104,8 +104,8 @@ def test_peft_lora_model_decodes_with_its_adapter(llama):
 
 @torch.inference_mode()
 def test_compiled_step_gives_the_eager_tokens(llama):
-    batch, eos = _batch(llama, 3), llama.processor.tokenizer.eos_token_id
-    budgets = [6, 10, 4]  # 3 rows, then 2, then 1: the batch graph and the batch-of-1 graph
+    batch, eos = _batch(llama, 2), llama.processor.tokenizer.eos_token_id
+    budgets = [8, 8]  # one graph (batch > 1): a cold compile costs 10-70 s on a busy 2-core machine
     assert _ours(llama.model, batch, budgets, eos, compile=True) == _reference(llama.model, batch, budgets, eos)
 
 
