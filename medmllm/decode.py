@@ -19,7 +19,8 @@
   to the front, and later steps compute only those.
 * Greedy is argmax of the float32 logits after `generation_config.suppress_tokens`, as in
   `generate()`, so greedy tokens are the same; sampling applies temperature then top-p as
-  `generate()`'s warpers do and draws from torch's global generator (seed it to reproduce).
+  `generate()`'s warpers do and draws one uniform number per row from torch's global generator
+  (seed it to reproduce; the stream is not `generate()`'s).
 * The step can be `torch.compile`d (inductor, `fullgraph`, dynamic shapes: one graph per model
   for a batch of 1 and one for more, whatever the cache length, kept for the process), with
   `MEDMLLM_COMPILE=1` or `Engine(compile=True)`. It is off by default: on the project's 2-core
@@ -118,17 +119,31 @@ def _compile_wanted(compile: bool | None) -> bool:
 
 
 def pick(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
-    """(n, V) float32 logits, suppressed tokens already at -inf -> (n,) next tokens."""
+    """(n, V) float32 logits, suppressed tokens already at -inf -> (n,) next tokens. Sampling keeps
+    `generate()`'s distribution (temperature, then top-p: the smallest set of most likely tokens whose
+    probability reaches p, at least one) but draws by inverse CDF from one uniform number per row:
+    torch's `multinomial`, `sort` and `exponential_` cost 0.5-0.9 ms each at (16, 1024) on a CPU."""
     if not sampling.do_sample:
         return logits.argmax(-1)  # (n,)
-    if sampling.temperature != 1.0:
-        logits = logits / sampling.temperature
-    if sampling.top_p < 1.0:  # as transformers' TopPLogitsWarper (keeps at least one token)
-        sorted_logits, order = torch.sort(logits, descending=False)  # (n, V)
-        drop = sorted_logits.softmax(-1).cumsum(-1) <= 1 - sampling.top_p  # (n, V)
-        drop[:, -1] = False
-        logits = logits.masked_fill(drop.scatter(1, order, drop), -float("inf"))  # (n, V)
-    return torch.multinomial(logits.softmax(-1), 1)[:, 0]  # (n,)
+    probs = (logits / sampling.temperature if sampling.temperature != 1.0 else logits).softmax(-1)  # (n, V)
+    if sampling.top_p >= 1.0:
+        return _draw(probs)  # (n,)
+    k = min(64, probs.shape[-1])
+    while True:  # the top k most likely, widened until they hold top_p of every row
+        top, index = probs.topk(k)  # (n, k) descending
+        cum = top.cumsum(-1)  # (n, k)
+        if k == probs.shape[-1] or bool((cum[:, -1] >= sampling.top_p).all()):
+            break
+        k = min(4 * k, probs.shape[-1])
+    top = top.masked_fill(cum - top >= sampling.top_p, 0.0)  # (n, k) kept: the mass before it is < p
+    return index.gather(1, _draw(top)[:, None])[:, 0]  # (n,)
+
+
+def _draw(probs: torch.Tensor) -> torch.Tensor:
+    """One index per row of (n, V) non-negative weights, with probability proportional to them."""
+    cdf = probs.cumsum(-1)  # (n, V)
+    u = torch.rand(probs.shape[0], 1, device=probs.device) * cdf[:, -1:]  # (n, 1) in [0, total)
+    return torch.searchsorted(cdf, u, right=True)[:, 0].clamp_max(probs.shape[-1] - 1)  # (n,)
 
 
 class _Loop:

@@ -120,11 +120,20 @@ def test_sampling_is_seeded_reproducible(llama):
     assert runs[0] == runs[1] and runs[2] == runs[3] and runs[0] != runs[2]
 
 
-def test_top_p_keeps_the_smallest_set_above_p():
-    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+def test_sampling_draws_from_generates_distribution():
+    """Temperature then top-p, as transformers' warpers: the same support, frequencies within noise."""
+    from transformers.generation.logits_process import (
+        TemperatureLogitsWarper,
+        TopPLogitsWarper,
+    )
+
     with torch.random.fork_rng():
-        picks = {int(D.pick(logits, D.Sampling(True, 1.0, 0.7))) for _ in range(200)}
-    assert picks == {0, 1}
+        torch.manual_seed(0)
+        logits = torch.randn(1, 50)
+        want = TopPLogitsWarper(0.8)(None, TemperatureLogitsWarper(0.7)(None, logits.clone())).softmax(-1)[0]
+        n = 100_000
+        got = torch.bincount(D.pick(logits.expand(n, 50).contiguous(), D.Sampling(True, 0.7, 0.8)), minlength=50) / n
+    assert torch.equal(got > 0, want > 0) and (got - want).abs().max() < 0.01
 
 
 @torch.inference_mode()
