@@ -128,13 +128,11 @@ def pick(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
     probs = (logits / sampling.temperature if sampling.temperature != 1.0 else logits).softmax(-1)  # (n, V)
     if sampling.top_p >= 1.0:
         return _draw(probs)  # (n,)
-    k = min(64, probs.shape[-1])
-    while True:  # the top k most likely, widened until they hold top_p of every row
+    for k in (min(64, probs.shape[-1]), probs.shape[-1]):  # the 64 most likely, else all (a flat distribution)
         top, index = probs.topk(k)  # (n, k) descending
         cum = top.cumsum(-1)  # (n, k)
-        if k == probs.shape[-1] or bool((cum[:, -1] >= sampling.top_p).all()):
+        if bool((cum[:, -1] >= sampling.top_p).all()):
             break
-        k = min(4 * k, probs.shape[-1])
     top = top.masked_fill(cum - top >= sampling.top_p, 0.0)  # (n, k) kept: the mass before it is < p
     return index.gather(1, _draw(top)[:, None])[:, 0]  # (n,)
 
