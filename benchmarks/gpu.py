@@ -119,6 +119,7 @@ def train_figure(args, attn: str, liger: bool, peak: float) -> dict:
 
 def decode_figure(args, batch_size: int) -> dict:
     """Greedy tokens/s of `Engine.run` against `model.generate()` on the same 64-token budget."""
+    from medmllm.data.collate import collate
     from medmllm.engine import Engine, Row
 
     model, processor, _ = build(args, "sdpa")
@@ -130,27 +131,26 @@ def decode_figure(args, batch_size: int) -> dict:
     samples = [{k: v.to(args.device) for k, v in ds[i % len(ds)].items()} for i in range(batch_size)]
     if args.device == "cuda":
         samples = [{k: (v.to(torch.bfloat16) if v.is_floating_point() else v) for k, v in s.items()} for s in samples]
+    def once(name: str) -> float:
+        sync(args.device)
+        t = time.perf_counter()
+        if name == "ours":
+            n = sum(o.completion_tokens for o in engine.run([Row(s, 64) for s in samples]))
+        else:
+            b = collate([{k: v for k, v in s.items() if k != "labels"} for s in samples],
+                        processor.tokenizer.pad_token_id, left_pad=True)
+            with torch.inference_mode():
+                ids = model.generate(**b, max_new_tokens=64, do_sample=False,
+                                     pad_token_id=processor.tokenizer.pad_token_id,
+                                     eos_token_id=processor.tokenizer.eos_token_id)
+            n = int((ids[:, b["input_ids"].shape[1]:] != processor.tokenizer.pad_token_id).sum())
+        sync(args.device)
+        return n / (time.perf_counter() - t)
+
     out = {}
     for name in ("ours", "generate"):
-        def once():
-            sync(args.device)
-            t = time.perf_counter()
-            if name == "ours":
-                res = engine.run([Row(s, 64) for s in samples])
-                n = sum(o.completion_tokens for o in res)
-            else:
-                from medmllm.data.collate import collate
-                b = collate([{k: v for k, v in s.items() if k != "labels"} for s in samples],
-                            processor.tokenizer.pad_token_id, left_pad=True)
-                with torch.inference_mode():
-                    ids = model.generate(**b, max_new_tokens=64, do_sample=False,
-                                         pad_token_id=processor.tokenizer.pad_token_id,
-                                         eos_token_id=processor.tokenizer.eos_token_id)
-                n = int((ids[:, b["input_ids"].shape[1]:] != processor.tokenizer.pad_token_id).sum())
-            sync(args.device)
-            return n / (time.perf_counter() - t)
-        once()
-        out[name] = statistics.median(once() for _ in range(3))
+        once(name)
+        out[name] = statistics.median(once(name) for _ in range(3))
     return {"batch": batch_size, "ours_tokens_per_s": round(out["ours"]), "generate_tokens_per_s": round(out["generate"]),
             "ratio": round(out["ours"] / out["generate"], 2)}
 
@@ -171,8 +171,8 @@ def write(out: Path, result: dict) -> None:
 
 
 def markdown(r: dict) -> str:
-    lines = [f"# GPU figures ({r['device_name']})", "", f"bf16 matmul peak measured: {r['peak_tflops']:.0f} TFLOP/s; "
-             f"LLM hidden {r['hidden']}, {r['layers']} layers; torch {r['torch']}", "",
+    lines = [f"# GPU figures ({r['device_name']})", "", (f"bf16 matmul peak measured: {r['peak_tflops']:.0f} TFLOP/s; "
+             f"LLM hidden {r['hidden']}, {r['layers']} layers; torch {r['torch']}"), "",
              "| attention | Liger | step ms | tokens/s | model TFLOP/s | MFU | peak GB |", "|---|---|---|---|---|---|---|"]
     for t in r["train"]:
         lines.append(f"| {t['attention']} | {t['liger']} | {t['step_ms']} | {t['tokens_per_s']} | {t['model_tflops']} "
