@@ -1,97 +1,97 @@
-"""Thread choice on a busy machine: the demo model's `chat()` and a training step of 16, quiet and
-with one core held by another process, with the thread count medmllm chooses (`medmllm/threads.py`)
-against torch's default (one thread per core, fixed with MEDMLLM_THREADS).
+"""Threads: the demo model's `chat()` and a training step of 16, with the thread count medmllm
+chooses (`medmllm/threads.py`: the cores other processes leave free) against torch's default (one
+thread per core, fixed with MEDMLLM_THREADS). The runner runs this section quiet and again with one
+core held busy, so its "busy ×" column is the issue's target: at most 2.5x the quiet time.
 
-    .venv/bin/python benchmarks/threads.py [--reps 3]
+    .venv/bin/python benchmarks/bench/threads.py --reps 3 --json /tmp/threads.json [--data DIR]
 
-Each figure is measured in a fresh process (the thread pool is per process), the configurations
-interleaved, `--reps` times; the median is reported, with the range. The busy core is another
-process multiplying 256 x 256 matrices on one thread. Untrained demo-size weights (timing does not
+One process, the two configurations interleaved: before each block the count is chosen afresh
+(a first look at the machine, as a new process makes) or fixed, and `Engine.run` / the training
+step call `adjust()` as they always do. Untrained demo-size weights (`_model.py`; timing does not
 depend on training), MedSynth x-ray questions.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-CHILD = r"""
-import json, sys, time, torch
-from pathlib import Path
-from medmllm.build import build_model
-from medmllm.config import ModelConfig, from_dict, load_config
-from medmllm.data.collate import collate
-from medmllm.data.manifest import ManifestDataset
-from medmllm.engine import Engine
-data = Path(sys.argv[1])
-cfg = load_config("medmllm/configs/demo_align.yaml", [])
-model, processor = build_model(cfg.model, [l for l in open(data / "xray_vqa_train.jsonl")])
-engine = Engine(model, processor)
-recs = [json.loads(l) for l in (data / "xray_vqa_test.jsonl").read_text().splitlines()][:40]
-for r in recs[:3]:
-    engine.chat("Is there an effusion?", image=data / r["image"], max_new_tokens=8)
-t = time.perf_counter()
-for r in recs:
-    engine.chat(r["conversations"][0]["value"].split("\n", 1)[1], image=data / r["image"], max_new_tokens=8)
-chat_ms = (time.perf_counter() - t) / len(recs) * 1000
-threads_chat = torch.get_num_threads()
-from medmllm.threads import adjust
-model.train()
-ds = ManifestDataset([data / "xray_vqa_train.jsonl"], processor, max_length=384)
-batch = collate([ds[i] for i in range(16)], processor.tokenizer.pad_token_id)
-opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-def step():
-    adjust()
-    model(**batch).loss.backward(); opt.step(); opt.zero_grad()
-for _ in range(2):
-    step()
-t = time.perf_counter()
-for _ in range(6):
-    step()
-print(json.dumps({"chat_ms": chat_ms, "step_ms": (time.perf_counter() - t) / 6 * 1000,
-                  "threads_chat": threads_chat, "threads_step": torch.get_num_threads()}))
-"""
-HOG = "import torch\ntorch.set_num_threads(1)\na = torch.randn(256, 256)\nwhile True:\n    a @ a"
+import torch
+from _common import Figure, args, emit, interleave, synth_data
+from _model import demo_model
+
+CHATS = 16
+"""`chat()` calls of 8 new tokens per repetition."""
+STEPS = 4
+"""Training steps of 16 samples per repetition."""
+
+
+def configure(config: str) -> None:
+    """"chosen": no fixed count and a fresh look at the machine; "default": MEDMLLM_THREADS = cores."""
+    from medmllm import threads
+
+    os.environ.pop(threads.ENV, None)
+    if config == "default":
+        os.environ[threads.ENV] = str(threads.cores())
+    threads._state.__dict__.clear()
+    threads.adjust()
+
+
+def chat_ms(engine, data: Path, config: str):
+    """A function returning the mean ms of a `chat()` on the test x-ray questions."""
+    recs = [json.loads(line) for line in (data / "xray_vqa_test.jsonl").read_text().splitlines()][:CHATS]
+    def run() -> float:
+        configure(config)
+        t = time.perf_counter()
+        for r in recs:
+            engine.chat(r["conversations"][0]["value"].split("\n", 1)[1], image=data / r["image"], max_new_tokens=8)
+        return (time.perf_counter() - t) / len(recs) * 1000
+    return run
+
+
+def step_ms(engine, data: Path, config: str):
+    """A function returning the mean ms of a training step (forward, backward, AdamW) of 16 samples."""
+    from medmllm.data.collate import collate
+    from medmllm.data.manifest import ManifestDataset
+    from medmllm.threads import adjust
+
+    ds = ManifestDataset([data / "xray_vqa_train.jsonl"], engine.processor, max_length=384)
+    batch = collate([ds[i] for i in range(16)], engine.processor.tokenizer.pad_token_id)
+    model = engine.model
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    def step() -> None:
+        adjust()
+        model(**batch).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    def run() -> float:
+        configure(config)
+        model.train()
+        t = time.perf_counter()
+        for _ in range(STEPS):
+            step()
+        model.eval()
+        return (time.perf_counter() - t) / STEPS * 1000
+    return run
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=3)
-    args = ap.parse_args()
-    from medmllm.synth import synthesize
+    a = args(__doc__)
+    data = synth_data(a.data)
+    import medmllm
+    from medmllm.threads import cores
 
-    data = Path(tempfile.mkdtemp(prefix="medmllm-threads-"))
-    synthesize(data, ["xray"], n=60, seed=5)
-    configs = {"chosen": {}, "torch default": {"MEDMLLM_THREADS": str(os.cpu_count())}}
-    runs: dict = {}
-    for _ in range(args.reps):
-        for busy in (False, True):
-            hog = subprocess.Popen([sys.executable, "-c", HOG]) if busy else None
-            time.sleep(1.0)
-            for name, env in configs.items():
-                env = {**{k: v for k, v in os.environ.items() if k not in ("MEDMLLM_THREADS", "OMP_NUM_THREADS")}, **env}
-                out = subprocess.run([sys.executable, "-c", CHILD, str(data)], env=env, capture_output=True, text=True)
-                if out.returncode:
-                    raise SystemExit(out.stderr[-2000:])
-                runs.setdefault((name, busy), []).append(json.loads(out.stdout.strip().splitlines()[-1]))
-            if hog:
-                hog.kill()
-    table = {}
-    for (name, busy), xs in runs.items():
-        table[f"{name}, {'busy' if busy else 'quiet'}"] = {
-            k: {"median": round(statistics.median(x[k] for x in xs), 1), "min": round(min(x[k] for x in xs), 1),
-                "max": round(max(x[k] for x in xs), 1)} for k in xs[0]}
-    for name in configs:
-        for k in ("chat_ms", "step_ms"):
-            table[f"{name}: busy / quiet {k}"] = round(table[f"{name}, busy"][k]["median"]
-                                                       / table[f"{name}, quiet"][k]["median"], 2)
-    print(json.dumps({"cores": os.cpu_count(), **table}, indent=1))
+    engine = medmllm.load(demo_model(data))
+    base = f"torch default ({cores()} threads, MEDMLLM_THREADS={cores()})"
+    chat = interleave({c: chat_ms(engine, data, c) for c in ("chosen", "default")}, a.reps)
+    train = interleave({c: step_ms(engine, data, c) for c in ("chosen", "default")}, a.reps)
+    emit("threads", [
+        Figure("chat(), chosen threads", "ms", chat["chosen"], chat["default"], base, higher_better=False,
+               note=f"demo model, {CHATS} MedSynth x-ray questions of 8 new tokens, mean per call"),
+        Figure("training step of 16, chosen threads", "ms", train["chosen"], train["default"], base,
+               higher_better=False, note=f"demo model, forward + backward + AdamW, mean of {STEPS} steps"),
+    ], a.json)
 
 
 if __name__ == "__main__":
