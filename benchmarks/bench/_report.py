@@ -110,7 +110,7 @@ def render(results: dict) -> str:
          f"transformers {m['transformers']}; commit {m['commit']}."), "",
         (f"fp32 matmul peak: **{p['gflops']:.1f} GFLOP/s** ({p['min']:.1f}–{p['max']:.1f}; {p['n']} × {p['n']}, "
          f"{p['threads']} threads), measured at the start of this run."), "",
-        (f"Command: `{results['command']}` ({results['reps']} repetitions per figure; "
+        (f"Command: `{results['command']}` ({results['reps']} repetition{'s' if results['reps'] != 1 else ''} per figure; "
          f"{'each section quiet, then with one core busy' if results['busy'] else 'quiet runs only'}; "
          f"{results['wall_s']:.0f} s in all)."), "",
     ]
