@@ -19,16 +19,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from _common import Figure, args, emit, interleave, synth_data, timed  # noqa: E402
+from _common import ROOT, Figure, args, emit, interleave, synth_data, timed
 
-from medmllm.build import build_model  # noqa: E402
-from medmllm.config import load_config  # noqa: E402
-from medmllm.data.collate import collate  # noqa: E402
-from medmllm.data.lengths import token_counts  # noqa: E402
-from medmllm.data.manifest import ManifestDataset, merge_turns  # noqa: E402
-from medmllm.data.records import conversation, iter_manifest  # noqa: E402
-from medmllm.recipes._trainer import training_texts  # noqa: E402
-from medmllm.threads import adjust  # noqa: E402
+from medmllm.build import build_model
+from medmllm.config import load_config
+from medmllm.data.collate import collate
+from medmllm.data.lengths import token_counts
+from medmllm.data.manifest import ManifestDataset, merge_turns
+from medmllm.data.records import conversation, iter_manifest
+from medmllm.recipes._trainer import training_texts
+from medmllm.threads import adjust
 
 WIDE = ["model.llm.config.hidden_size=512", "model.llm.config.intermediate_size=1536",
         "model.llm.config.num_attention_heads=8", "model.llm.config.num_key_value_heads=4"]
@@ -75,8 +75,8 @@ def fixed_batches(data: Path, reps: int, peak: float) -> list[Figure]:
         ds = ManifestDataset(manifests, processor, 384, pack_turns=8)
         batches = [collate([ds[i] for i in range(k, k + 16)], processor.tokenizer.pad_token_id) for k in (0, 16)]
         ours, base = Step(model, True), Step(model, False)
-        runs = interleave({"ours": timed(lambda: [ours(b) for b in batches[:n_steps]]),
-                           "base": timed(lambda: [base(b) for b in batches[:n_steps]])}, reps)
+        runs = interleave({name: timed(lambda f=f, bs=batches[:n_steps]: [f(b) for b in bs])
+                           for name, f in (("ours", ours), ("base", base))}, reps)
         ms = {k: [v / n_steps * 1000 for v in vals] for k, vals in runs.items()}
         figures.append(Figure(f"step time, fixed batch of 16 packed SFT samples, {label}", "ms", ms["ours"], ms["base"],
                               "transformers' full-logit loss path (Llava's), same model, fused AdamW",
@@ -144,8 +144,6 @@ def startup(data: Path, reps: int) -> Figure:
                   higher_better=False,
                   note="whole ManifestDataset start-up on the demo's 16,469 SFT records: 3.2 s (target < 5 s)")
 
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:
