@@ -1,12 +1,12 @@
 # make install: .venv with the CPU build of torch first, then medmllm and its test extras.
-# make demo / make test install first when needed.
+# make demo / make test / make bench install first when needed.
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 TORCH   ?= torch==2.13.0
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench clean
 
 install: $(STAMP)
 
@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/medmllm demo
+
+bench: $(STAMP)  # benchmarks/RESULTS.md and RESULTS.json (about 15 minutes on 2 cores)
+	$(BIN)/python benchmarks/bench
 
 test: $(STAMP)
 	$(BIN)/python tests/fetch_openi.py  # real Open-i reports for the metric tests (skipped if offline)

@@ -26,13 +26,23 @@ from .model import MedMLLM
 def load_pretrained(folder: str | Path, merge: bool = False, is_trainable: bool = False):
     """A saved medmllm folder (full or adapter) -> (model, processor); see the module docstring."""
     folder = Path(folder)
+    check_folder(folder)
     if is_adapter_folder(folder):
         return _load_adapter(folder, merge=merge, is_trainable=is_trainable)
+    processor = MedMLLMProcessor.from_pretrained(folder)
+    return _load_weights(folder), processor
+
+
+def check_folder(folder: Path) -> None:
+    """The checks made before anything is loaded: a folder, holding an adapter or a config and
+    readable safetensors weights (a command can run them before it binds a port or starts work)."""
+    if not folder.is_dir():
+        raise MedMLLMError(f"{folder}: no such model folder")
+    if is_adapter_folder(folder):
+        return
     if not (folder / "config.json").is_file():
         raise MedMLLMError(f"{folder}: not a saved medmllm model (no config.json or {ADAPTER_CONFIG})")
     check_weights(folder)
-    processor = MedMLLMProcessor.from_pretrained(folder)
-    return _load_weights(folder), processor
 
 
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json")

@@ -230,6 +230,16 @@ class TrainConfig:
     threads: int = 0
     """torch intra-op threads; 0: the cores other processes leave free, looked at again every few
     seconds (`medmllm/threads.py`; `MEDMLLM_THREADS` overrides)."""
+    optim: Literal["adamw_torch_fused", "adamw_torch"] = "adamw_torch_fused"
+    """Optimizer (transformers' `optim` names): `adamw_torch_fused`, one kernel for all parameters (the
+    Trainer's own default with torch >= 2.8; CPU and GPU), or `adamw_torch`, the per-parameter loop."""
+    compile: bool = False
+    """`torch.compile` the model (the Trainer's `torch_compile`). Off by default: on CPU it took 4 minutes
+    to compile the demo model and its steps were no faster (`benchmarks/training.md`)."""
+    answer_head_only: bool = True
+    """In training steps, apply the LLM's output layer only at positions that have a label (the answer
+    tokens) instead of at every position: the same loss, without the (batch, length, vocabulary) logits
+    (`MedMLLM._answer_loss`). Off: the LLM's own full-logit loss, as transformers computes it."""
 
     def __post_init__(self):
         self._check_trainable()

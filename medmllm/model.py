@@ -23,6 +23,7 @@ Design (after torchtune's EarlyFusionModel and transformers' modeling_llava):
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedConfig, PreTrainedModel
 from transformers.configuration_utils import SubConfigSpec
@@ -30,6 +31,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .chat import MODALITIES, PLACEHOLDERS
 from .connectors import CONNECTORS
+from .data.processor import IGNORE_INDEX
 from .encoders import ENCODERS
 
 
@@ -70,6 +72,9 @@ class MedMLLM(PreTrainedModel, GenerationMixin):
         self.encoders = nn.ModuleDict(encoders)
         self.connectors = nn.ModuleDict(connectors)
         self.llm = AutoModelForCausalLM.from_config(config.text_config)
+        self.answer_head_only = False
+        """In training, with labels: the output layer only at answer positions (`_answer_loss`); set by the
+        trainer from `train.answer_head_only`. Off, or in eval mode, the LLM's full logits and loss."""
         self.post_init()
         if self.generation_config is not None and config.placeholder_ids:  # never generate a placeholder
             self.generation_config.suppress_tokens = sorted(set(config.placeholder_ids.values()))
@@ -133,7 +138,34 @@ class MedMLLM(PreTrainedModel, GenerationMixin):
         Other keyword arguments (`cache`, `position_ids`, `use_cache`, ...) go to the LLM."""
         if inputs_embeds is None:
             inputs_embeds = self.embed(input_ids, {"image": image, "volume": volume, "ecg": ecg})  # (B, L, d_llm)
+        if labels is not None and self.training and self.answer_head_only and self._plain_head():
+            return self._answer_loss(inputs_embeds, attention_mask, labels, **kwargs)
         return self.llm(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels, **kwargs)
+
+    def _plain_head(self) -> bool:
+        """Whether the LLM's logits are its output layer applied to the last hidden state and nothing else
+        (no logit soft-capping or scaling), so `_answer_loss` gives the LLM's own loss."""
+        cfg = self.config.text_config
+        return all(getattr(cfg, name, None) in (None, 1.0) for name in ("final_logit_softcapping", "logit_scale",
+                                                                          "logits_scaling", "output_multiplier_scale"))
+
+    def _answer_loss(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None, labels: torch.Tensor,
+                     num_items_in_batch: torch.Tensor | int | None = None, **kwargs) -> CausalLMOutputWithPast:
+        """The causal-LM loss with the output layer applied only where a label is kept (answer tokens),
+        not at every position (prompts, inputs, padding): the same value as the LLM's `ForCausalLMLoss`
+        (mean over kept tokens, or their sum over `num_items_in_batch` as the Trainer passes it under
+        gradient accumulation), without the (B, L, vocab) logits. Training only; `logits` is None."""
+        kwargs.pop("use_cache", None)
+        hidden = self.llm.get_decoder()(inputs_embeds=inputs_embeds, attention_mask=attention_mask, use_cache=False,
+                                        **kwargs).last_hidden_state  # (B, L, d_llm)
+        target = labels[:, 1:].to(hidden.device)  # position t predicts token t+1
+        keep = target != IGNORE_INDEX  # (B, L-1)
+        logits = self.llm.get_output_embeddings()(hidden[:, :-1][keep]).float()  # (kept, vocab)
+        loss = F.cross_entropy(logits, target[keep], reduction="sum" if num_items_in_batch is not None else "mean")
+        if num_items_in_batch is not None:
+            loss = loss / (num_items_in_batch.to(loss.device) if torch.is_tensor(num_items_in_batch)
+                           else num_items_in_batch)
+        return CausalLMOutputWithPast(loss=loss)
 
     def prepare_inputs_for_generation(self, input_ids, is_first_iteration: bool | None = False, **kwargs):
         inputs = super().prepare_inputs_for_generation(input_ids, is_first_iteration=is_first_iteration, **kwargs)

@@ -136,3 +136,19 @@ def test_grpo_section_is_typed():
     assert (g.group_size, g.beta, g.rewards, g.max_new_tokens, g.think) == (4, 0.0, {"format": 1.0, "numeric": 3.0}, 96, True)
     with pytest.raises(MedMLLMError, match="unknown config key 'train.grpo.gruop_size'"):
         load_config(None, ["train.grpo.gruop_size=4"])
+
+
+def test_training_speed_switches_are_typed():
+    """`train.optim`, `train.compile`, `train.answer_head_only`: defaults, and a bad value names its key."""
+    import pytest
+
+    from medmllm.config import load_config
+    from medmllm.errors import MedMLLMError
+
+    t = load_config(None).train
+    assert (t.optim, t.compile, t.answer_head_only) == ("adamw_torch_fused", False, True)
+    assert load_config(None, ["train.optim=adamw_torch", "train.compile=true"]).train.compile is True
+    for item, key in (("train.optim=sgd", "train.optim"), ("train.compile=2", "train.compile"),
+                      ("train.answer_head_only=maybe", "train.answer_head_only")):
+        with pytest.raises(MedMLLMError, match=key.replace(".", r"\.")):
+            load_config(None, [item])

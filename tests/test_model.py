@@ -86,3 +86,37 @@ def test_lora_under_peft(tiny_model):
     loss.backward()
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert any("lora_A" in n for n in trainable) and any("connectors" in n for n in trainable)
+
+
+def test_training_loss_on_answer_positions_equals_the_llm_loss(tiny_model):
+    """In training, the output layer runs on answer positions only (`_answer_loss`): the same loss and
+    gradients as the LLM's own loss over full logits, plain and token-weighted (`num_items_in_batch`)."""
+    model, proc = tiny_model
+    batch = _batch(proc, ["<image>\nAny effusion?", "<image>\nIs the heart size normal? Answer yes or no."],
+                   image=torch.randn(2, 1, 32, 32))
+    batch["labels"][0, -1] = -100  # a masked answer token inside a row
+    was = model.training
+    model.train()
+    model.answer_head_only = True
+    try:
+        for extra in ({}, {"num_items_in_batch": torch.tensor(7)}):
+            grads, losses = [], []
+            for fast in (True, False):
+                model.zero_grad()
+                if fast:
+                    out = model(**batch, **extra)
+                    assert out.logits is None
+                else:
+                    embeds = model.embed(batch["input_ids"], {"image": batch["image"]})
+                    out = model.llm(inputs_embeds=embeds, attention_mask=batch["attention_mask"],
+                                    labels=batch["labels"], **extra)
+                out.loss.backward()
+                losses.append(out.loss.detach())
+                grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+            torch.testing.assert_close(losses[0], losses[1], rtol=1e-5, atol=1e-6)
+            for a, b in zip(*grads, strict=True):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    finally:
+        model.train(was)
+        model.answer_head_only = False
+        model.zero_grad()

@@ -31,7 +31,7 @@ def serve(model: Annotated[Path, typer.Option(help="A saved model folder (full o
           max_pixels: MaxPixels = None, max_voxels: MaxVoxels = None, max_frames: MaxFrames = None,
           max_samples: MaxSamples = None, max_leads: MaxLeads = None, max_bytes: MaxBytes = None) -> None:
     """Serve a model behind the OpenAI chat API, reading DICOM, NIfTI and ECG parts, with a web page."""
-    from ..checkpoint import check_weights
+    from ..checkpoint import check_folder
     from ..data.io import limits
     from ..errors import FieldError, MedMLLMError
     from ..serve import ServeConfig, run
@@ -47,18 +47,5 @@ def serve(model: Annotated[Path, typer.Option(help="A saved model folder (full o
                           cors_origins=cors_origin or [], ui=ui)
     except FieldError as e:
         raise MedMLLMError(f"--{e.field.replace('_', '-')}: {e.why}") from None
-    _check_model(model, check_weights)
+    check_folder(model)  # fail before binding the port; the full load runs after
     run(cfg)
-
-
-def _check_model(folder: Path, check_weights) -> None:
-    """Fail before binding when the folder is plainly not a model (the full load runs after)."""
-    from ..errors import MedMLLMError
-    from ..lora import is_adapter_folder
-
-    if not folder.is_dir():
-        raise MedMLLMError(f"{folder}: no such model folder")
-    if not is_adapter_folder(folder):
-        if not (folder / "config.json").is_file():
-            raise MedMLLMError(f"{folder}: not a saved medmllm model (no config.json)")
-        check_weights(folder)

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from ..chat import PLACEHOLDERS
 from ..errors import MedMLLMError, brief
+from .lengths import token_counts
 from .processor import MedMLLMProcessor
 from .records import check_record, conversation, iter_manifest, read_record, record_inputs
 
@@ -32,7 +33,7 @@ class ManifestDataset(Dataset):
         self.skipped: list[str] = []
         modalities = set(processor.settings.num_tokens)
         by_inputs: dict[tuple, list[int]] = {}
-        lengths, extras = array("i"), array("i")  # tokens of a record alone / as a later turn (packing only)
+        convs: list[list[dict]] = []  # each record alone, then twice (packing only)
         for k, path in enumerate(self.paths):
             for lineno, offset, rec in iter_manifest(path):
                 problem = str(rec) if isinstance(rec, MedMLLMError) else None
@@ -45,18 +46,19 @@ class ManifestDataset(Dataset):
                 if pack_turns > 1:  # records sharing a manifest and inputs, grouped in this same pass
                     key = (k, json.dumps(record_inputs(rec), sort_keys=True))
                     by_inputs.setdefault(key, []).append(len(self.offsets))
-                    alone = len(processor.encode(conversation(rec))["input_ids"])
-                    twice = len(processor.encode(merge_turns([rec, rec])["conversations"])["input_ids"])
-                    lengths.append(alone), extras.append(twice - alone)
+                    convs += [conversation(rec), merge_turns([rec, rec])["conversations"]]
                 self.file_idx.append(k), self.offsets.append(offset), self.lines.append(lineno)
         if not self.offsets:
             raise MedMLLMError(f"{', '.join(map(str, self.paths))}: no usable records")
+        counts = token_counts(processor, convs)  # in one batch: see `lengths.py`
+        lengths = counts[0::2]  # tokens of a record alone, and as a later turn (its length twice, less alone)
+        extras = [twice - alone for alone, twice in zip(counts[0::2], counts[1::2])]
         # with packing, item i is up to `pack_turns` records about the same inputs that fit in max_length
         self.sizes: list[int] | None = [] if pack_turns > 1 else None  # tokens of each packed item
         self.groups = [group for idx in by_inputs.values() for group in self._pack(idx, lengths, extras, pack_turns)] \
             if pack_turns > 1 else None
 
-    def _pack(self, idx: list[int], lengths: array, extras: array, pack_turns: int) -> list[list[int]]:
+    def _pack(self, idx: list[int], lengths: list[int], extras: list[int], pack_turns: int) -> list[list[int]]:
         """Consecutive runs of `idx` with at most `pack_turns` records and, merged, at most `max_length`
         tokens: a record adds `extras[i]` tokens as a later turn (its length appended to itself, less
         its length alone; the template renders turn by turn), so packing never cuts a turn that a new
@@ -85,8 +87,7 @@ class ManifestDataset(Dataset):
         """Each item's token count (capped at `max_length`), for length-grouped batching: from the
         packing pass, or else one tokenizer pass over the records (no files are read)."""
         if self.sizes is None:
-            self.sizes = [len(self.processor.encode(conversation(self.record(i)))["input_ids"])
-                          for i in range(len(self.offsets))]
+            self.sizes = token_counts(self.processor, [conversation(self.record(i)) for i in range(len(self.offsets))])
         return [min(n, self.max_length) for n in self.sizes]
 
     def location(self, i: int) -> str:

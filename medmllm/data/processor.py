@@ -157,29 +157,39 @@ class MedMLLMProcessor:
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def encode(self, messages: list[dict], generation_prompt: bool = False) -> dict[str, list[int]]:
-        """Turns -> input_ids and labels. This is an edge of the library (users call it with their
-        own messages), so turns go through `chat.normalize_turns`: {role, content} or LLaVA's {from, value}.
+    def messages(self, messages: list[dict]) -> list[dict]:
+        """Turns normalised (`chat.normalize_turns`) to {role, content}, placeholders expanded to M copies."""
+        return [{"role": m["role"], "content": self._expand(m["content"] or "")} for m in normalize_turns(messages)]
 
-        Rendered turn by turn so the loss covers exactly the assistant's tokens (and its end token).
-        With `generation_prompt`, the prompt ends with the assistant header (for generation)."""
-        msgs = [{"role": m["role"], "content": self._expand(m["content"] or "")} for m in normalize_turns(messages)]
-        ids: list[int] = []
-        labels: list[int] = []
+    def pieces(self, msgs: list[dict], generation_prompt: bool = False) -> list[tuple[str, bool]]:
+        """The text `encode` tokenises, piece by piece: (text, True when it is in the loss). Rendered turn
+        by turn: before each assistant turn the prompt so far (ending with the assistant header), then
+        the answer with its end token; with `generation_prompt`, the closing assistant header."""
+        out: list[tuple[str, bool]] = []
         done = ""
         for i, m in enumerate(msgs):
             if m["role"] != "assistant":
                 continue
             prompt = self._render(msgs[:i], True)
             full = self._render(msgs[: i + 1], False)
-            head, answer = self._ids(prompt[len(done):]), self._ids(full[len(prompt):])
-            ids += head + answer
-            labels += [IGNORE_INDEX] * len(head) + answer
+            out += [(prompt[len(done):], False), (full[len(prompt):], True)]
             done = full
         if generation_prompt or len(done) == 0:
-            tail = self._ids(self._render(msgs, True)[len(done):] if msgs[-1]["role"] != "assistant" else "")
-            ids += tail
-            labels += [IGNORE_INDEX] * len(tail)
+            out.append((self._render(msgs, True)[len(done):] if msgs[-1]["role"] != "assistant" else "", False))
+        return out
+
+    def encode(self, messages: list[dict], generation_prompt: bool = False) -> dict[str, list[int]]:
+        """Turns -> input_ids and labels. This is an edge of the library (users call it with their
+        own messages), so turns go through `chat.normalize_turns`: {role, content} or LLaVA's {from, value}.
+
+        Tokenised piece by piece (`pieces`) so the loss covers exactly the assistant's tokens (and its
+        end token). With `generation_prompt`, the prompt ends with the assistant header (for generation)."""
+        ids: list[int] = []
+        labels: list[int] = []
+        for text, answer in self.pieces(self.messages(messages), generation_prompt):
+            part = self._ids(text)
+            ids += part
+            labels += part if answer else [IGNORE_INDEX] * len(part)
         return {"input_ids": ids, "labels": labels}
 
     def decode(self, ids: list[int] | torch.Tensor) -> str:

@@ -259,7 +259,12 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
         warmup_steps=t.warmup_ratio, logging_steps=t.logging_steps, save_strategy="steps", save_steps=t.save_steps,
         save_total_limit=t.save_total_limit, eval_strategy="epoch" if "eval" in data else "no", seed=t.seed,
         report_to=["tensorboard"], remove_unused_columns=False, dataloader_num_workers=cfg.data.num_workers,
-        include_num_input_tokens_seen="non_padding", use_cpu=not torch.cuda.is_available())
+        include_num_input_tokens_seen="non_padding", use_cpu=not torch.cuda.is_available(), optim=t.optim,
+        torch_compile=t.compile, dataloader_persistent_workers=cfg.data.num_workers > 0,
+        dataloader_pin_memory=torch.cuda.is_available())
+    core = model.get_base_model() if is_peft_model(model) else model
+    if isinstance(core, MedMLLM):
+        core.answer_head_only = t.answer_head_only
     trainer_kwargs = {"data_collator": partial(collate, pad_id=processor.tokenizer.pad_token_id), **trainer_kwargs}
     if cfg.data.group_by_length:
         if type(data["train"]) is not ManifestDataset:

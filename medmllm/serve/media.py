@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlparse
 
 from ..chat import PLACEHOLDERS
 from ..data import io
+from ..data.io.dicom import dicom_kind
 from ..errors import MedMLLMError, brief
 from .protocol import APIError, FilePart, ImagePart, Message, TextPart
 
@@ -227,7 +228,7 @@ def _read_as(path: Path, where: str) -> str:
     if fmt == "wfdb":
         return "ecg"
     if fmt == "dicom":
-        kind = guarded(where, path, io.load, path).kind
+        kind = guarded(where, path, dicom_kind, path)  # the header only: the pixels are decoded once, later
         return {"signal": "ecg"}.get(kind, kind)
     raise APIError(400, f"{where}: {fmt} arrays are not taken here; send PNG, JPEG, TIFF, DICOM, NIfTI "
                         "or a zipped WFDB record", param=where)

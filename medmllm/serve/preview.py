@@ -136,7 +136,7 @@ def _image(path: Path, loaded, window: dict | None) -> str:
         else:
             arr = dicom_to_unit(path, loaded, (window["center"], window["width"]))
     else:
-        arr = io.read_image(path)
+        arr = io.as_image(loaded, path)
     return _png(arr, loaded.spacing, IMAGE_PX)
 
 

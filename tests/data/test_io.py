@@ -276,3 +276,21 @@ def test_review_cases_bad_inputs(tmp_path):
     (tmp_path / "nested" / "sub").mkdir(parents=True)
     with pytest.raises(MedMLLMError, match="1 subfolder"):
         io.read_volume(tmp_path / "nested")
+
+
+def test_dicom_kind_from_the_header_equals_the_full_read():
+    """The server picks a file's modality from its header (`dicom_kind`): for every file of pydicom's
+    test data that reads, the same kind as the full read."""
+    from pydicom.data import get_testdata_files
+
+    from medmllm.data.io.dicom import dicom_kind, load_dicom
+
+    kinds = {}
+    for path in get_testdata_files("*.dcm"):
+        try:
+            expected = load_dicom(Path(path)).kind
+        except MedMLLMError:
+            continue
+        assert dicom_kind(Path(path)) == expected, path
+        kinds[expected] = kinds.get(expected, 0) + 1
+    assert kinds.get("image", 0) > 20 and kinds.get("volume", 0) >= 3 and kinds.get("signal", 0) >= 1, kinds

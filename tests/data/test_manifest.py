@@ -80,3 +80,32 @@ def test_lengths_are_the_samples_token_counts_packed_or_not(tiny_model, tmp_path
     for pack in (1, 4):
         ds = ManifestDataset(manifests, processor, max_length=384, pack_turns=pack)
         assert ds.lengths() == [len(ds[i]["input_ids"]) for i in range(len(ds))], pack
+
+
+def test_token_counts_equal_encode_for_any_template(tiny_model):
+    """The batched counts of the packing pass (`data/lengths.py`) are `encode`'s lengths: with ChatML,
+    with a template that trims contents or adds a default system prompt (checked, counted exactly)."""
+    import copy
+
+    from medmllm.data.lengths import token_counts
+
+    _, proc = tiny_model
+    convs = [
+        [{"from": "human", "value": "<image>\nIs there a pleural effusion?"}, {"from": "gpt", "value": "yes"}],
+        [{"from": "human", "value": "  <image> Q?  "}, {"from": "gpt", "value": " no \n"},
+         {"from": "human", "value": "And the heart?"}, {"from": "gpt", "value": ""}],
+        [{"role": "system", "content": "You are a radiologist."}, {"role": "user", "content": "<ecg>\n<volume>"},
+         {"role": "assistant", "content": "The heart size is normal. No pneumothorax."}],
+        [{"from": "human", "value": "x" * 300}, {"from": "gpt", "value": "<|im_end|> \x02m0\x03"}],
+    ] * 40
+    templates = [proc.tokenizer.chat_template,
+                 "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] | trim }}<|im_end|>\n{% endfor %}"
+                 "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}",
+                 "{% if messages[0]['role'] != 'system' %}<|im_start|>system\nBe brief.<|im_end|>\n{% endif %}"
+                 "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if 'heart' in m['content'] %}HEART {% endif %}"
+                 "{{ m['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"]
+    for template in templates:
+        p = copy.copy(proc)
+        p.tokenizer = copy.deepcopy(proc.tokenizer)
+        p.tokenizer.chat_template = template
+        assert token_counts(p, convs) == [len(p.encode(c)["input_ids"]) for c in convs], template[:60]

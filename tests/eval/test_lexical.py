@@ -292,6 +292,17 @@ def test_meteor_equals_pycocoevalcap():
     ref = m.compute_score({i: r for i, r in enumerate(rt)}, {i: [h] for i, h in enumerate(hyp)})
     del m
     assert_close("meteor", METRICS.get("meteor")(preds, refs), ref, tol=1e-4)
+    # the jar is kept and reused: a second call (another corpus) gives pycocoevalcap's figures too
+    first = _meteor._PROC
+    assert first is not None and first.poll() is None
+    assert_close("meteor", METRICS.get("meteor")(preds[:20], refs[:20]),
+                 Meteor().compute_score({i: r for i, r in enumerate(rt[:20])}, {i: [h] for i, h in enumerate(hyp[:20])}),
+                 tol=1e-4)
+    assert _meteor._PROC is first
+    first.kill()  # a jar that died is replaced on the next call
+    first.wait()
+    assert_close("meteor", METRICS.get("meteor")(preds, refs), ref, tol=1e-4)
+    assert _meteor._PROC is not first
 
 
 def test_meteor_protocol_line_has_no_newline():

@@ -150,4 +150,4 @@ def test_a_folder_that_is_no_model_fails_before_listening(tmp_path):
 
     proc = subprocess.run([sys.executable, "-m", "medmllm.cli", "serve", "--model", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.strip() == f"error: {tmp_path}: not a saved medmllm model (no config.json)"
+    assert proc.returncode == 2 and proc.stderr.strip() == f"error: {tmp_path}: not a saved medmllm model (no config.json or adapter_config.json)"

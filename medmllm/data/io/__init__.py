@@ -9,6 +9,8 @@ Every problem is a `MedMLLMError("<file>: what is wrong")`.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import warnings
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from .ecg import STANDARD_LEADS, load_wfdb, order_leads, resample_signal
 from .sniff import detect_format, wfdb_header
 from .volume import load_nifti, load_npy, read_npy, resample
 
-__all__ = ["Loaded", "load", "read_image", "read_volume", "read_ecg", "detect_format", "WINDOW_PRESETS",
+__all__ = ["Loaded", "load", "read_image", "as_image", "read_volume", "read_ecg", "detect_format", "WINDOW_PRESETS",
            "STANDARD_LEADS", "apply_window", "resample", "resample_signal"]
 
 _PIL_FORMATS = {"png", "jpeg", "tiff", "bmp", "gif"}
@@ -78,12 +80,16 @@ def read_image(path: str | Path, window: str | tuple[float, float] | None = None
     else the file's VOI LUT / WindowCenter-Width or else its full range; MONOCHROME1 inverted.
     A volume (multi-frame DICOM, NIfTI) gives its middle slice."""
     path = Path(path)
-    loaded = load(path)
+    return as_image(load(path), path, window)
+
+
+def as_image(loaded: Loaded, path: Path, window: str | tuple[float, float] | None = None) -> np.ndarray:
+    """`read_image` of a file already loaded (`load`): its array in [0, 1] with the same rules."""
     win = resolve_window(window, path)
     if loaded.kind == "signal":
         raise MedMLLMError(f"{path}: is a {loaded.format} signal, not an image")
     if loaded.format == "dicom" and loaded.kind == "volume":  # a multi-frame file: its middle frame
-        loaded.array, loaded.kind = loaded.array[len(loaded.array) // 2], "image"
+        loaded = dataclasses.replace(loaded, array=loaded.array[len(loaded.array) // 2], kind="image")
     if loaded.format == "dicom" and loaded.kind == "image":
         return dicom_to_unit(path, loaded, win)
     arr = loaded.array

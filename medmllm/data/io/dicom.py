@@ -181,6 +181,17 @@ def load_dicom(path: Path) -> Loaded:
                   meta={**meta, "frames": frames})
 
 
+def dicom_kind(path: Path) -> str:
+    """What `load_dicom` makes of a file (image, volume or signal), read from its header alone: the
+    same rules, with no pixel or waveform data decoded."""
+    ds = read_dataset(path, header_only=True)
+    if "WaveformSequence" in ds and "Rows" not in ds:  # no image tags: no pixel data follows
+        return "signal"
+    photometric = str(getattr(ds, "PhotometricInterpretation", ""))
+    colour = photometric == "PALETTE COLOR" or photometric.startswith(_COLOUR)
+    return "volume" if _int(ds, "NumberOfFrames", 1) > 1 and not colour else "image"
+
+
 def _spacing(ds, path: Path) -> tuple[float, float, float]:
     """(slice, row, column) spacing in mm: the plain tags, else an enhanced multi-frame file's shared
     functional groups (PixelMeasuresSequence); 1 mm when the file does not say."""
