@@ -261,31 +261,31 @@ def _weights(llm) -> tuple[_Spec, list]:
 
 def _step(spec: _Spec, w: list, ids: torch.Tensor, position: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
           bias: torch.Tensor, valid: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor]) -> torch.Tensor:
-    """One decoder step of a llama-family LLM over its weights `w` (`_weights`): (Bb, 1) ids at cache
-    slot `position` (1,) -> (Bb, V) float32 logits plus `bias` (V,); marks the slot in `valid` (Bb, T) and
-    writes each layer's new key and value into `keys`/`values` (Bb, kvh, T, hd). The arithmetic is
+    """One decoder step of a llama-family LLM over its weights `w` (`_weights`): (B, 1) ids at cache
+    slot `position` (1,) -> (B, V) float32 logits plus `bias` (V,); marks the slot in `valid` (B, T) and
+    writes each layer's new key and value into `keys`/`values` (B, kvh, T, hd). The arithmetic is
     transformers' (RMSNorm in float32, rotate-half RoPE)."""
-    Bb, H, G, hd = ids.shape[0], spec.heads, spec.heads // spec.kv_heads, spec.head_dim
-    h = F.embedding(ids, w[0])  # (Bb, 1, d)
+    B, H, G, hd = ids.shape[0], spec.heads, spec.heads // spec.kv_heads, spec.head_dim
+    h = F.embedding(ids, w[0])  # (B, 1, d)
     c, s = cos[position][None, None], sin[position][None, None]  # (1, 1, 1, hd)
     valid.index_fill_(1, position, True)
-    mask = valid[:, None, None, :]  # (Bb, 1, 1, T)
+    mask = valid[:, None, None, :]  # (B, 1, 1, T)
     for i, (k_cache, v_cache) in enumerate(zip(keys, values)):
         ln1, qw, qb, kw, kb, vw, vb, ow, ob, ln2, gw, gb, uw, ub, dw, db = w[1 + 16 * i: 17 + 16 * i]
-        x = _rms(h, ln1, spec.eps)  # (Bb, 1, d)
-        q = F.linear(x, qw, qb).view(Bb, 1, H, hd).transpose(1, 2)  # (Bb, H, 1, hd)
-        k = F.linear(x, kw, kb).view(Bb, 1, H // G, hd).transpose(1, 2)  # (Bb, kvh, 1, hd)
-        v = F.linear(x, vw, vb).view(Bb, 1, H // G, hd).transpose(1, 2)  # (Bb, kvh, 1, hd)
+        x = _rms(h, ln1, spec.eps)  # (B, 1, d)
+        q = F.linear(x, qw, qb).view(B, 1, H, hd).transpose(1, 2)  # (B, H, 1, hd)
+        k = F.linear(x, kw, kb).view(B, 1, H // G, hd).transpose(1, 2)  # (B, kvh, 1, hd)
+        v = F.linear(x, vw, vb).view(B, 1, H // G, hd).transpose(1, 2)  # (B, kvh, 1, hd)
         q, k = q * c + _rotate_half(q) * s, k * c + _rotate_half(k) * s
         k_cache.index_copy_(2, position, k)
         v_cache.index_copy_(2, position, v)
-        scores = q.view(Bb, H // G, G, hd) @ k_cache.transpose(2, 3) * spec.scale  # (Bb, kvh, G, T)
-        probs = scores.masked_fill(~mask, -float("inf")).softmax(-1)  # (Bb, kvh, G, T)
-        o = (probs @ v_cache).reshape(Bb, 1, H * hd)  # (Bb, 1, H*hd)
-        h = h + F.linear(o, ow, ob)  # (Bb, 1, d)
-        x = _rms(h, ln2, spec.eps)  # (Bb, 1, d)
-        h = h + F.linear(F.silu(F.linear(x, gw, gb)) * F.linear(x, uw, ub), dw, db)  # (Bb, 1, d)
-    return F.linear(_rms(h, w[-3], spec.eps), w[-2], w[-1])[:, -1].float() + bias  # (Bb, V)
+        scores = q.view(B, H // G, G, hd) @ k_cache.transpose(2, 3) * spec.scale  # (B, kvh, G, T)
+        probs = scores.masked_fill(~mask, -float("inf")).softmax(-1, dtype=torch.float32).to(v.dtype)  # (B, kvh, G, T)
+        o = (probs @ v_cache).reshape(B, 1, H * hd)  # (B, 1, H*hd)
+        h = h + F.linear(o, ow, ob)  # (B, 1, d)
+        x = _rms(h, ln2, spec.eps)  # (B, 1, d)
+        h = h + F.linear(F.silu(F.linear(x, gw, gb)) * F.linear(x, uw, ub), dw, db)  # (B, 1, d)
+    return F.linear(_rms(h, w[-3], spec.eps), w[-2], w[-1])[:, -1].float() + bias  # (B, V)
 
 
 def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -304,7 +304,7 @@ _failed = False
 
 
 def _steps(compile: bool) -> Callable:
-    """The step to call: compiled (one graph per bucket, kept across runs) or eager."""
+    """The step to call: compiled (a graph per model, for a batch of 1 and for more, kept for the process) or eager."""
     global _compiled
     if not compile or _failed:
         return _step
