@@ -19,7 +19,7 @@ LAYERS = [
     ("encoders", "connectors", "config"),                            # modality -> features -> tokens; run config
     ("llm",),                                                        # the decoder
     ("model",),                                                      # MedMLLM: the splice
-    ("lora", "checkpoint", "build", "engine", "export"),             # build, load, adapt, generate, export
+    ("lora", "checkpoint", "build", "decode", "engine", "export"),          # build, load, adapt, generate, export
     ("recipes",),                                                    # training stages
     ("eval",),                                                       # benchmarks, metrics, backends
     ("demo", "serve", "cli", ""),                                    # what users run; "" is the package root
