@@ -10,8 +10,8 @@ to 616 ms with torch's two threads, against 19 ms and 222 ms with one (`benchmar
 So `adjust()` looks at what the machine's other processes used since it last looked (Linux
 `/proc/stat` minus this process's own time from `/proc/self/stat`), at most every `PERIOD`
 seconds, and sets `torch.set_num_threads` to the cores they leave free (at least 1). It is called
-where compute starts: each `Engine.run` (chat, eval, the server's worker) and each training step
-(`recipes/_trainer.py`); OpenMP's count belongs to the calling thread, so it is set in the thread
+where compute starts: each `Engine.run` (chat, eval, the server's worker), each training step
+(`recipes/_trainer.py`) and each file the processor reads (`follow`, which keeps a count a caller fixed); OpenMP's count belongs to the calling thread, so it is set in the thread
 that computes. A fixed count wins: `MEDMLLM_THREADS`, then a command's `--threads` or
 `train.threads`, then `OMP_NUM_THREADS` as the user set it. Elsewhere than Linux, torch's default stays.
 """
@@ -79,6 +79,7 @@ def adjust(requested: int = 0) -> int:
     import torch
 
     n = fixed(requested)
+    _state.fixed = n
     if n:
         if torch.get_num_threads() != n:
             torch.set_num_threads(n)
@@ -100,3 +101,11 @@ def adjust(requested: int = 0) -> int:
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
+
+
+def follow() -> int:
+    """`adjust()` for code with no count of its own to ask for (reading and resampling files): where
+    a caller fixed this thread's count (a `--threads`, `train.threads`), it stays; else as `adjust()`."""
+    import torch
+
+    return torch.get_num_threads() if getattr(_state, "fixed", 0) else adjust()

@@ -61,6 +61,8 @@ def test_adjust_follows_the_machine_and_looks_again_after_the_period(monkeypatch
         monkeypatch.setattr(threads, "PERIOD", 0.0)
         assert threads.adjust() == 2 and torch.get_num_threads() == 2
         assert threads.adjust(requested=1) == 1
+        assert threads.follow() == 1  # a reader keeps the count a caller fixed for this thread
+        assert threads.adjust() == 2 and threads.follow() == 2  # none fixed: it follows the machine
     finally:
         torch.set_num_threads(before)
 

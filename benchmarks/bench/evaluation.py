@@ -8,7 +8,8 @@ The evaluation runs in this process as the demo runs it (`medmllm.eval.evaluate.
 untrained demo-size model (`_model.py`) and the runner's MedSynth data, `LIMIT` items per task, into
 a fresh folder each time (answers are cached per item). No warm-up round: the first repetition
 pays what a fresh `medmllm eval` pays after loading the model. METEOR runs pycocoevalcap's Java jar
-(a JVM per task), timed apart as "of which METEOR". The metric comparison is
+(one process kept for the life of this one: the first repetition pays its start, about 7 s),
+timed apart as "of which METEOR". The metric comparison is
 `benchmarks/report_metrics.py`'s (see report_metrics.md), `REPORT_PAIRS` pairs, caches emptied
 before each call.
 """
@@ -63,7 +64,7 @@ def demo_eval(data: Path, model: Path, reps: int) -> list[Figure]:
     return [Figure("demo evaluation wall time", "s", walls, higher_better=False, note=note),
             Figure("demo evaluation throughput", "answers/s", items, note=note),
             Figure("of which METEOR (Java jar)", "s", meteors, higher_better=False,
-                   note="pycocoevalcap's meteor-1.5.jar, one JVM per report/reasoning task")]
+                   note="pycocoevalcap's meteor-1.5.jar, one process kept and reused: the first repetition starts it")]
 
 
 def report_metrics(reps: int) -> list[Figure]:

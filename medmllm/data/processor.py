@@ -22,6 +22,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ..chat import MODALITIES, PLACEHOLDERS, normalize_turns
 from ..checks import at_least, length
+from ..threads import follow as follow_threads
 from ..errors import FieldError, MedMLLMError, brief
 from ..files import atomic_write
 from .preprocess import PreprocessConfig
@@ -128,6 +129,7 @@ class MedMLLMProcessor:
     def load(self, modality: str, x: Any) -> torch.Tensor:
         """A path or array of `modality` -> the encoder's input tensor for one input:
         image (C, S, S), volume (1, D, H, W), ECG (leads, samples)."""
+        follow_threads()  # resampling runs torch ops: threads for the cores free now (`threads.py`)
         sample = {modality: x}
         for transform in self.transforms(modality):
             sample = transform(sample)
