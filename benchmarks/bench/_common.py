@@ -18,9 +18,9 @@ import json
 import os
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,6 +98,7 @@ def synth_data(path: Path | None, n: int = 200, seed: int = 5) -> Path:
     if path is not None:
         return path
     import tempfile
+
     from medmllm.synth import synthesize
     out = Path(tempfile.mkdtemp(prefix="medmllm-bench-"))
     synthesize(out, ["xray", "ct", "ecg"], n=n, seed=seed)
