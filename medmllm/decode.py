@@ -174,7 +174,7 @@ class _Loop:
 
     def _prefill(self) -> torch.Tensor:
         """The model's forward over the prompts; its cache copied into the static one. -> (B, V)."""
-        out = self.model(**self.batch, use_cache=True)
+        out = self.model(**self.batch, use_cache=True, logits_to_keep=1)  # the head at the last position only
         B = self.batch["input_ids"].shape[0]
         L, dtype = self.prompt_len, out.logits.dtype
         self.keys, self.values = [], []
