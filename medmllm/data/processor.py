@@ -22,9 +22,9 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ..chat import MODALITIES, PLACEHOLDERS, normalize_turns
 from ..checks import at_least, length
-from ..threads import follow as follow_threads
 from ..errors import FieldError, MedMLLMError, brief
 from ..files import atomic_write
+from ..threads import follow as follow_threads
 from .preprocess import PreprocessConfig
 from .transforms import pipeline
 from .tokenizer import CHATML_TEMPLATE
