@@ -240,6 +240,11 @@ class TrainConfig:
     """In training steps, apply the LLM's output layer only at positions that have a label (the answer
     tokens) instead of at every position: the same loss, without the (batch, length, vocabulary) logits
     (`MedMLLM._answer_loss`). Off: the LLM's own full-logit loss, as transformers computes it."""
+    loss_weighting: Literal["token", "square", "turn"] = "token"
+    """How much each answer token counts in the loss (InternVL 2.5's names, `medmllm/llm/loss.py`): `token`,
+    the plain mean over answer tokens (a 90-token report outweighs a one-word "yes" 90 to 1); `turn`, every
+    answer turn the same (its tokens share its weight, 1/n each); `square`, 1/sqrt(n) per token of an n-token
+    answer, between the two."""
 
     def __post_init__(self):
         self._check_trainable()

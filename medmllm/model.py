@@ -33,6 +33,7 @@ from .chat import MODALITIES, PLACEHOLDERS
 from .connectors import CONNECTORS
 from .data.processor import IGNORE_INDEX
 from .encoders import ENCODERS
+from .llm.loss import turn_weights
 
 
 class MedMLLMConfig(PreTrainedConfig):
@@ -75,6 +76,9 @@ class MedMLLM(PreTrainedModel, GenerationMixin):
         self.answer_head_only = False
         """In training, with labels: the output layer only at answer positions (`_answer_loss`); set by the
         trainer from `train.answer_head_only`. Off, or in eval mode, the LLM's full logits and loss."""
+        self.turn_weight_power = 0.0
+        """p: in training, an answer token of a turn of n tokens weighs 1 / n^p in the loss (`llm/loss.py`;
+        set by the trainer from `train.loss_weighting`; 0 is the plain token mean)."""
         self.post_init()
         if self.generation_config is not None and config.placeholder_ids:  # never generate a placeholder
             self.generation_config.suppress_tokens = sorted(set(config.placeholder_ids.values()))
@@ -138,8 +142,12 @@ class MedMLLM(PreTrainedModel, GenerationMixin):
         Other keyword arguments (`cache`, `position_ids`, `use_cache`, ...) go to the LLM."""
         if inputs_embeds is None:
             inputs_embeds = self.embed(input_ids, {"image": image, "volume": volume, "ecg": ecg})  # (B, L, d_llm)
-        if labels is not None and self.training and self.answer_head_only and self._plain_head():
-            return self._answer_loss(inputs_embeds, attention_mask, labels, **kwargs)
+        if labels is not None and self.training and (self.answer_head_only or self.turn_weight_power):
+            if self._plain_head():
+                return self._answer_loss(inputs_embeds, attention_mask, labels, **kwargs)
+            if self.turn_weight_power:
+                raise ValueError("train.loss_weighting needs an LLM whose logits are its output layer alone "
+                                 "(this one scales or caps them): use `token`")
         return self.llm(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels, **kwargs)
 
     def _plain_head(self) -> bool:
@@ -154,17 +162,20 @@ class MedMLLM(PreTrainedModel, GenerationMixin):
         """The causal-LM loss with the output layer applied only where a label is kept (answer tokens),
         not at every position (prompts, inputs, padding): the same value as the LLM's `ForCausalLMLoss`
         (mean over kept tokens, or their sum over `num_items_in_batch` as the Trainer passes it under
-        gradient accumulation), without the (B, L, vocab) logits. Training only; `logits` is None."""
+        gradient accumulation), without the (B, L, vocab) logits; with `turn_weight_power` p > 0 the mean is
+        weighted, 1 / n^p per token of an n-token answer. Training only; `logits` is None."""
         kwargs.pop("use_cache", None)
         hidden = self.llm.get_decoder()(inputs_embeds=inputs_embeds, attention_mask=attention_mask, use_cache=False,
                                         **kwargs).last_hidden_state  # (B, L, d_llm)
         target = labels[:, 1:].to(hidden.device)  # position t predicts token t+1
         keep = target != IGNORE_INDEX  # (B, L-1)
         logits = self.llm.get_output_embeddings()(hidden[:, :-1][keep]).float()  # (kept, vocab)
-        loss = F.cross_entropy(logits, target[keep], reduction="sum" if num_items_in_batch is not None else "mean")
-        if num_items_in_batch is not None:
-            loss = loss / (num_items_in_batch.to(loss.device) if torch.is_tensor(num_items_in_batch)
-                           else num_items_in_batch)
+        nll = F.cross_entropy(logits, target[keep], reduction="none")  # (kept,)
+        w = turn_weights(keep, self.turn_weight_power)  # (kept,), all 1 for the token mean
+        loss = (w * nll).sum() / w.sum()
+        if num_items_in_batch is not None:  # gradient accumulation: this micro-batch counts by its answer tokens
+            loss = loss * keep.sum() / (num_items_in_batch.to(loss.device) if torch.is_tensor(num_items_in_batch)
+                                        else num_items_in_batch)
         return CausalLMOutputWithPast(loss=loss)
 
     def prepare_inputs_for_generation(self, input_ids, is_first_iteration: bool | None = False, **kwargs):

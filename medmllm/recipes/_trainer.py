@@ -30,6 +30,7 @@ from ..data.records import iter_manifest
 from ..checkpoint import load_pretrained
 from ..errors import MedMLLMError
 from ..files import atomic_folder, atomic_path, atomic_write
+from ..llm.loss import POWERS
 from ..lora import apply_lora, is_adapter_folder, is_peft_model, save_adapter
 from ..model import MedMLLM
 from ..threads import adjust as adjust_threads
@@ -264,7 +265,7 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
         dataloader_pin_memory=torch.cuda.is_available())
     core = model.get_base_model() if is_peft_model(model) else model
     if isinstance(core, MedMLLM):
-        core.answer_head_only = t.answer_head_only
+        core.answer_head_only, core.turn_weight_power = t.answer_head_only, POWERS[t.loss_weighting]
     trainer_kwargs = {"data_collator": partial(collate, pad_id=processor.tokenizer.pad_token_id), **trainer_kwargs}
     if cfg.data.group_by_length:
         if type(data["train"]) is not ManifestDataset:

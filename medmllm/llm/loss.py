@@ -1,0 +1,30 @@
+"""Per-token weights of the language-model loss: how much each answer token counts.
+
+A batch mixes one-word answers ("yes") with 90-token rationales and reports. The plain causal-LM
+loss is the mean over answer tokens, so a turn counts by its length: in the demo's SFT data the
+12,019 short VQA answers are 8% of the answer tokens and the 4,450 rationales and reports 92%.
+InternVL 2.5 (Chen et al. 2024, section 4.3) names the three choices: with `n` the length of the
+answer a token belongs to, its weight is 1 ("token averaging"), 1/n ("sample averaging": every
+answer counts the same) or 1/sqrt(n) ("square averaging", InternVL's default, between the two).
+Here an answer is a turn: a run of consecutive kept labels (records packed into one sample
+(`data.pack_turns`) stay separate answers).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+POWERS = {"token": 0.0, "square": 0.5, "turn": 1.0}
+"""`train.loss_weighting` -> the power p of the weight 1 / n^p of a token in an answer of n tokens."""
+
+
+def turn_weights(keep: torch.Tensor, power: float) -> torch.Tensor:
+    """`keep` (B, L): where a label is kept -> the weight of each kept token (kept,), in `keep[keep]` order:
+    1 / n^power, n the length of the run of kept positions (the answer turn) the token is in."""
+    if power == 0:
+        return torch.ones(int(keep.sum()), device=keep.device)
+    before = F.pad(keep[:, :-1], (1, 0), value=False)  # (B, L): kept label one position earlier
+    starts = (keep & ~before).flatten()  # (B * L,): first token of each turn
+    turn = (starts.cumsum(0) - 1)[keep.flatten()]  # (kept,): which turn each kept token is in
+    lengths = torch.bincount(turn).float()  # (turns,)
+    return lengths[turn] ** -power
