@@ -135,9 +135,30 @@ class GRPOSpec:
     temperature: float = 1.0
     """Sampling temperature; log-probabilities are taken at the same temperature."""
     beta: float = 0.04
-    """KL coefficient to the frozen reference model (`train.init_from` or the initial weights); 0 drops it."""
+    """KL coefficient to the frozen reference model (`train.init_from` or the initial weights); 0 is the
+    KL-free setting of DAPO and Dr. GRPO: no reference model is built and the loss has no KL term."""
     epsilon: float = 0.2
-    """Clip range of the probability ratio: policy-gradient terms use clip(ratio, 1-epsilon, 1+epsilon)."""
+    """Clip range of the probability ratio: policy-gradient terms use clip(ratio, 1-epsilon, 1+epsilon_high)."""
+    epsilon_high: float | None = None
+    """Upper clip range (DAPO's clip-higher, which recommends 0.28 with `epsilon` 0.2); None is `epsilon`.
+    At least `epsilon`: it only lets low-probability tokens with a positive advantage grow further."""
+    loss_type: Literal["grpo", "bnpo", "dr_grpo", "dapo"] = "grpo"
+    """How token terms are aggregated (TRL's `loss_type`): `grpo` averages each completion's tokens, then
+    the completions; `dr_grpo` (Dr. GRPO) sums them over the batch and divides by rows x `max_new_tokens`;
+    `bnpo` divides the batch's sum by its completion tokens; `dapo` by the completion tokens of the
+    micro-batch on all processes (equal to `bnpo` on one)."""
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    """Advantage scaling (TRL's `scale_rewards`): r - group mean divided by the group's reward std (`group`),
+    by the std of the whole batch's rewards (`batch`), or not at all (`none`, as Dr. GRPO)."""
+    importance_sampling_level: Literal["token", "sequence"] = "token"
+    """`token`: one probability ratio per token; `sequence` (GSPO): one per completion, exp of the mean
+    token log-ratio, clipped per completion. Only matters off-policy (`iterations` > 1)."""
+    dynamic_sampling: bool = False
+    """DAPO's dynamic sampling: drop the prompt groups whose rewards are all equal (no gradient) and refill
+    the batch with groups generated for further training prompts, for up to `max_sampling_rounds`."""
+    max_sampling_rounds: int = 3
+    """With `dynamic_sampling`: most generation rounds per batch (the first included); a batch still short
+    after them trains on the groups it kept (none: a zero loss)."""
     iterations: int = 1
     """Policy updates (optimiser steps) per generated batch (DeepSeekMath's mu); each batch of prompts
     is reused for this many consecutive steps."""
@@ -151,10 +172,13 @@ class GRPOSpec:
     def __post_init__(self):
         """The reward names and weights are checked by the grpo recipe (`rewards.combine`)."""
         at_least("group_size", self.group_size, 2, " (advantages compare completions within a group)")
-        for name in ("max_new_tokens", "iterations"):
+        for name in ("max_new_tokens", "iterations", "max_sampling_rounds"):
             at_least(name, getattr(self, name), 1)
         for name in ("temperature", "epsilon"):
             positive(name, getattr(self, name))
+        if self.epsilon_high is not None:
+            at_least("epsilon_high", self.epsilon_high, self.epsilon, " (`epsilon`; clip-higher only widens "
+                     "the upper bound)")
         non_negative("beta", self.beta)
 
 
@@ -195,7 +219,8 @@ class TrainConfig:
     lora: LoraSpec = field(default_factory=LoraSpec)
     """LoRA/DoRA settings for the modules whose `trainable` policy is `lora`."""
     grpo: GRPOSpec = field(default_factory=GRPOSpec)
-    """GRPO settings (stage `grpo` only): group size, sampling, KL and clip coefficients, rewards."""
+    """GRPO settings (stage `grpo` only): group size, sampling, KL and clip coefficients, loss variant
+    (GRPO, Dr. GRPO, DAPO, GSPO), rewards."""
     dpo: DPOSpec = field(default_factory=DPOSpec)
     """DPO settings (stage `dpo` only): beta, loss variant, label smoothing."""
     learning_rate: float = 1e-4

@@ -67,6 +67,18 @@ RANGES = [  # (overrides, the whole message after "config key ")
     (["train.grpo.temperature=.nan"], "'train.grpo.temperature': nan must be a finite number"),
     (["train.grpo.epsilon=-0.2"], "'train.grpo.epsilon': -0.2 must be positive"),
     (["train.grpo.beta=-0.01"], "'train.grpo.beta': -0.01 must be >= 0"),
+    (["train.grpo.loss_type=ppo"], "'train.grpo.loss_type': 'ppo' is not one of grpo, bnpo, dr_grpo, dapo"),
+    (["train.grpo.scale_rewards=std"], "'train.grpo.scale_rewards': 'std' is not one of group, batch, none"),
+    (["train.grpo.importance_sampling_level=seq"],
+     "'train.grpo.importance_sampling_level': 'seq' is not one of token, sequence"),
+    (["train.grpo.epsilon_high=0.1"], ("'train.grpo.epsilon_high': 0.1 must be at least 0.2 (`epsilon`; "
+                                       "clip-higher only widens the upper bound)")),
+    (["train.grpo.epsilon_high=0"], "'train.grpo.epsilon_high': 0.0 must be at least 0.2"),
+    (["train.grpo.epsilon_high=-0.3", "train.grpo.epsilon=0.1"],
+     "'train.grpo.epsilon_high': -0.3 must be at least 0.1"),
+    (["train.grpo.epsilon_high=.nan"], "'train.grpo.epsilon_high': nan must be a finite number"),
+    (["train.grpo.max_sampling_rounds=0"], "'train.grpo.max_sampling_rounds': 0 must be at least 1"),
+    (["train.grpo.dynamic_sampling=sometimes"], "'train.grpo.dynamic_sampling': expected bool"),
     (["train.dpo.beta=0"], "'train.dpo.beta': 0.0 must be positive"),
     (["train.dpo.label_smoothing=0.5"], "'train.dpo.label_smoothing': 0.5 must be in [0, 0.5)"),
     (["train.dpo.rpo_alpha=-1"], "'train.dpo.rpo_alpha': -1.0 must be >= 0"),
@@ -136,6 +148,21 @@ def test_grpo_section_is_typed():
     assert (g.group_size, g.beta, g.rewards, g.max_new_tokens, g.think) == (4, 0.0, {"format": 1.0, "numeric": 3.0}, 96, True)
     with pytest.raises(MedMLLMError, match="unknown config key 'train.grpo.gruop_size'"):
         load_config(None, ["train.grpo.gruop_size=4"])
+
+
+def test_grpo_variant_switches_are_typed():
+    """The RL variants' fields: defaults are plain GRPO; values as TRL's GRPOConfig names them load."""
+    g = load_config(None).train.grpo
+    assert (g.loss_type, g.scale_rewards, g.epsilon_high, g.importance_sampling_level, g.dynamic_sampling,
+            g.max_sampling_rounds) == ("grpo", "group", None, "token", False, 3)
+    g = load_config(None, ["train.grpo.loss_type=dapo", "train.grpo.scale_rewards=none", "train.grpo.epsilon_high=0.28",
+                           "train.grpo.importance_sampling_level=sequence", "train.grpo.dynamic_sampling=true",
+                           "train.grpo.max_sampling_rounds=1", "train.grpo.beta=0"]).train.grpo
+    assert (g.loss_type, g.scale_rewards, g.epsilon_high, g.importance_sampling_level, g.dynamic_sampling,
+            g.max_sampling_rounds, g.beta) == ("dapo", "none", 0.28, "sequence", True, 1, 0.0)
+    g = load_config(None, ["train.grpo.epsilon_high=0.2", "train.grpo.loss_type=dr_grpo"]).train.grpo
+    assert g.epsilon_high == g.epsilon == 0.2  # the edge: clip-higher equal to epsilon is symmetric clipping
+    assert load_config(None, ["train.grpo.epsilon_high=null"]).train.grpo.epsilon_high is None
 
 
 def test_training_speed_switches_are_typed():

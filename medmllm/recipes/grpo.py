@@ -1,20 +1,37 @@
 """Stage 3, GRPO: reinforcement learning with verifiable rewards (DeepSeekMath's Group Relative
-Policy Optimisation) on image, volume and ECG prompts.
+Policy Optimisation) on image, volume and ECG prompts, with the loss variants in use since (DAPO,
+Dr. GRPO, GSPO) as `train.grpo` switches named as TRL's `GRPOConfig` names them.
 
 For each prompt (a record's conversation minus its last answer; that answer is the reference) the
 current policy samples G completions ("<think>" prefilled when `train.grpo.think`); each is scored
 by `medmllm.rewards.combine(train.grpo.rewards)` against the reference; advantages are the rewards
-normalised within their group, A = (r - mean) / (std + 1e-4). The loss, per completion token, is
+relative to their group, A = (r - mean) / (std + 1e-4) (`scale_rewards: group`; `batch` takes the
+std of the whole batch's rewards, `none` divides by nothing, as Dr. GRPO). Per completion token t of
+completion i the loss term is
 
-    -min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A) + beta * KL,   ratio = exp(logp - logp_old),
-    KL = exp(ref - logp) - (ref - logp) - 1    (the k3 estimator, against the frozen reference model)
+    l_it = -min(ratio * A_i, clip(ratio, 1 - eps, 1 + eps_high) * A_i) + beta * KL_it,
+    ratio = exp(logp - logp_old),   KL = exp(ref - logp) - (ref - logp) - 1   (k3, against the reference)
 
-masked to completion tokens, averaged per sequence, then over the batch (TRL's and DeepSeekMath's
-sequence-level mean). `logp_old` is the policy that sampled (with `iterations` == 1 it is `logp`
-detached, so ratio == 1 and the gradient is the plain policy gradient). The reference is the
-starting checkpoint (`train.init_from`) or the initial weights: a frozen copy, or, for a `lora`
-run, the same model with its adapters disabled. The modality inputs of a prompt are repeated for
-its G completions.
+with eps_high = `epsilon_high` (DAPO's clip-higher; None: `epsilon`). `loss_type` aggregates the
+masked terms as TRL's `_compute_loss` does (|o_i| the completion's tokens, N the rows):
+
+    grpo     mean_i (sum_t l_it / |o_i|)         DeepSeekMath's sequence-level mean (the default)
+    dr_grpo  sum_it l_it / (N * max_new_tokens)  Dr. GRPO (Liu et al. 2025): a constant, no length bias
+    bnpo     sum_it l_it / sum_i |o_i|           token-level mean over the micro-batch
+    dapo     as bnpo, over every process's micro-batch (DAPO, Yu et al. 2025: token-level loss)
+
+With `importance_sampling_level: sequence` (GSPO, Zheng et al. 2025) the ratio is one per completion,
+s_i = exp(mean_t (logp_it - logp_old_it)), the geometric mean of its token ratios, clipped per
+completion and broadcast to its tokens (TRL's GSPO setting pairs it with `loss_type: grpo`). `beta: 0`
+is the KL-free setting of DAPO and Dr. GRPO: no reference model is built, the loss has no KL term.
+With `dynamic_sampling` (DAPO) the groups whose G rewards are all equal (advantage 0, no gradient) are
+dropped and the batch is refilled with groups sampled for further training prompts, for at most
+`max_sampling_rounds` generation rounds (`groups_kept` and `sampling_rounds` are logged); a batch still
+short trains on the groups it kept (none: a zero loss). `logp_old` is the policy that sampled (with `iterations` == 1 it
+is `logp` detached, so ratio == 1 and the gradient is the plain policy gradient). The reference is the
+starting checkpoint (`train.init_from`) or the initial weights: a frozen copy, or, for a `lora` run,
+the same model with its adapters disabled. The modality inputs of a prompt are repeated for its G
+completions. The math is in `_grpo_math.py`.
 
 Why not TRL's `GRPOTrainer`: it builds prompts, generation inputs and log-prob batches through an
 HF processor (`processing_class`): its chat template, and `images` it turns into pixel values that
@@ -27,11 +44,15 @@ that change between releases, so the GRPO step is written here instead, in a sma
 loss in `compute_loss`. Through the Trainer we keep what the other recipes have: checkpoints with
 optimizer/scheduler/RNG state and `--resume`, the learning-rate schedule, gradient accumulation,
 TensorBoard, `log_history.json` and `loss.png`. Each step's statistics (rewards, KL, clip
-fraction, completion length, well-formed fraction, timings) also go to `grpo_log.jsonl`.
+fraction, completion length, well-formed fraction, timings, kept groups) also go to `grpo_log.jsonl`.
 
 With `iterations` > 1 each batch of prompts is drawn `iterations` times in a row (a repeating
 sampler), and the batch generated on the first of those steps is reused for the others. A run
 resumed between those steps generates afresh for the remaining ones.
+
+Rollouts are generated per micro-batch, so where TRL's `dapo` divides by the tokens of a whole
+generation batch (all `grad_accum` micro-batches of a step), ours divides by a micro-batch's: the same
+for `grad_accum` 1.
 """
 from __future__ import annotations
 
@@ -56,6 +77,8 @@ from ..lora import is_peft_model
 from ..model import MedMLLM
 from ..reasoning import THINK_PREFIX
 from . import RECIPES
+from ._grpo_math import aggregate, group_advantages, grpo_loss, importance_ratios  # noqa: F401 (re-exported)
+from ._grpo_rows import concat_rows, take_rows, varied_rows
 from ._trainer import build, save, train
 
 POLICY = {"encoders": "frozen", "connectors": "full", "llm": "full"}
@@ -101,45 +124,6 @@ def policy_mode(model) -> None:
     next(m for m in model.modules() if isinstance(m, MedMLLM)).training = True  # under DDP/peft wrappers too
 
 
-# -- the math -------------------------------------------------------------------------------------
-def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
-    """Rewards (B * G,), grouped by prompt in consecutive runs of G -> (r - group mean) / (group std + eps).
-    The std is the population one (ddof 0); a group of equal rewards gets advantage 0."""
-    r = rewards.view(-1, group_size)  # (B, G)
-    adv = (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True, correction=0) + eps)
-    return adv.view(-1)  # (B * G,)
-
-
-def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, ref_logp: torch.Tensor | None,
-              advantages: torch.Tensor, mask: torch.Tensor, beta: float, epsilon: float
-              ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Clipped policy-gradient loss plus beta * k3 KL to the reference.
-
-    `logp`, `old_logp`, `ref_logp`, `mask`: (N, C) per completion token; `advantages` (N,). Token terms
-    are masked, averaged per sequence, then over sequences. Returns the loss and its statistics:
-    `policy_loss`, `kl` (mean per-sequence KL; 0 without a reference), `clip_fraction` (share of
-    completion tokens whose ratio is clipped in the direction of the advantage, so no gradient)."""
-    mask = mask.to(logp.dtype)
-    adv = advantages.unsqueeze(1)  # (N, 1)
-    ratio = torch.exp(logp - old_logp)  # (N, C)
-    clipped = torch.clamp(ratio, 1 - epsilon, 1 + epsilon)
-    per_token = -torch.min(ratio * adv, clipped * adv)  # (N, C)
-    lengths = mask.sum(1).clamp(min=1)  # (N,)
-
-    def seq_mean(x: torch.Tensor) -> torch.Tensor:
-        return ((x * mask).sum(1) / lengths).mean()
-
-    policy = seq_mean(per_token)
-    kl = torch.zeros((), dtype=logp.dtype, device=logp.device)
-    if ref_logp is not None:
-        delta = ref_logp - logp
-        kl = seq_mean(torch.exp(delta) - delta - 1)
-    loss = policy + beta * kl if ref_logp is not None else policy
-    is_clipped = ((ratio < 1 - epsilon) & (adv < 0)) | ((ratio > 1 + epsilon) & (adv > 0))
-    clip_fraction = (is_clipped.to(mask.dtype) * mask).sum() / mask.sum().clamp(min=1)
-    return loss, {"policy_loss": policy.item(), "kl": kl.item(), "clip_fraction": clip_fraction.item()}
-
-
 # -- prompts --------------------------------------------------------------------------------------
 class PromptDataset(Dataset):
     """The records of a `ManifestDataset` as GRPO prompts: the conversation minus its last answer,
@@ -182,7 +166,8 @@ class PromptDataset(Dataset):
 
 class GroupCollator:
     """B prompts -> a left-padded generation batch of B * G rows (each prompt and its inputs repeated G
-    times, consecutively) with the references alongside."""
+    times, consecutively) with the references alongside, and `input_counts` (B * G, len(MODALITIES)):
+    how many of each modality's stacked inputs each row owns (to take rows out of a batch)."""
 
     def __init__(self, pad_id: int, group_size: int):
         self.pad_id, self.group_size = pad_id, group_size
@@ -191,6 +176,8 @@ class GroupCollator:
         rows = [b for b in batch for _ in range(self.group_size)]
         out = collate([{k: v for k, v in b.items() if k != "reference"} for b in rows], self.pad_id, left_pad=True)
         out["references"] = [b["reference"] for b in rows]
+        out["input_counts"] = torch.tensor([[len(b[m]) if m in b else 0 for m in MODALITIES] for b in rows],
+                                           dtype=torch.long).view(len(rows), len(MODALITIES))
         return out
 
 
@@ -215,6 +202,13 @@ class RepeatBatchSampler(Sampler[int]):
                 yield from perm[start:start + self.block]
 
 
+def shuffled_forever(n: int, seed: int):
+    """Indices 0..n-1 in one shuffled order after another, from a generator seeded once with `seed`."""
+    g = torch.Generator().manual_seed(seed)
+    while True:
+        yield from torch.randperm(n, generator=g).tolist()
+
+
 # -- the trainer ----------------------------------------------------------------------------------
 class GRPOTrainer(Trainer):
     """HF Trainer whose batches are generated rollouts: `_prepare_inputs` samples and scores the
@@ -228,6 +222,7 @@ class GRPOTrainer(Trainer):
         self._rollouts: dict[int, dict] = {}  # micro-batch slot within a step -> its rollout
         self._micro = 0
         self._stats: dict[str, list[float]] = defaultdict(list)
+        self._refill = None  # dynamic sampling's stream of prompt indices, started when first needed
 
     def _get_train_sampler(self, train_dataset=None):
         if self.spec.iterations == 1:
@@ -249,8 +244,34 @@ class GRPOTrainer(Trainer):
 
     @torch.no_grad()
     def rollout(self, batch: dict) -> dict:
-        """Sample one completion per row, score it, and compute the advantages and the old/reference
-        log-probs. Returns the tensors `compute_loss` needs plus the rollout statistics."""
+        """Sample one completion per row and score it (refilling the batch with `dynamic_sampling`), and
+        compute the advantages and the old/reference log-probs. Returns the tensors `compute_loss` needs
+        plus the rollout statistics. With dynamic sampling it may hold fewer rows than `batch`; when it kept
+        no group it holds the first row with its completion masked out, so that the step's loss is 0
+        with a graph through a real forward pass (as DDP needs)."""
+        spec, t0 = self.spec, time.perf_counter()
+        kept = self.sample(batch)
+        rounds = [kept]
+        if spec.dynamic_sampling:
+            kept, rounds = self.dynamic_sample(kept)
+        groups = len(kept["texts"]) // spec.group_size
+        if not groups:
+            kept = take_rows(rounds[0], [0])
+            kept["completion_mask"] = torch.zeros_like(kept["completion_mask"])
+        rollout = {k: kept[k] for k in ("prompt_ids", "prompt_mask", "inputs", "completion_ids", "completion_mask")}
+        advantages = group_advantages(kept["rewards"], spec.group_size, scale=spec.scale_rewards) if groups \
+            else torch.zeros(1)
+        rollout["advantages"] = advantages.to(kept["completion_ids"].device)
+        rollout["old_logps"] = self.token_logps(self.model, rollout) if spec.iterations > 1 and groups else None
+        rollout["ref_logps"] = self.reference_logps(rollout) if spec.beta > 0 and groups else None
+        rollout["stats"] = self.rollout_stats(rounds, groups, t0)
+        rollout["texts"] = [t for r in rounds for t in r["texts"]]
+        return rollout
+
+    @torch.no_grad()
+    def sample(self, batch: dict) -> dict:
+        """One generation round: a completion per row of `batch` (a collated, placed `GroupCollator` batch),
+        scored. Returns the rows' prompt, inputs, completion and mask, rewards, scores, texts."""
         spec, tok = self.spec, self.processing_class
         model = self.accelerator.unwrap_model(self.model)
         core = model.get_base_model() if is_peft_model(model) else model
@@ -265,33 +286,63 @@ class GRPOTrainer(Trainer):
         is_eos = completion == tok.eos_token_id
         first_eos = torch.where(is_eos.any(1), is_eos.int().argmax(1), completion.shape[1])  # (N,)
         mask = (torch.arange(completion.shape[1], device=completion.device)[None] <= first_eos[:, None]).long()
-        lengths = mask.sum(1)
 
         prefix = THINK_PREFIX if spec.think else ""
-        texts = [prefix + self.processing_class.decode(row[:n], skip_special_tokens=True).strip()
-                 for row, n in zip(completion.tolist(), lengths.tolist())]
+        texts = [prefix + tok.decode(row[:n], skip_special_tokens=True).strip()
+                 for row, n in zip(completion.tolist(), mask.sum(1).tolist())]
         rewards, scores = self.score(texts, batch["references"])
-        advantages = group_advantages(rewards, spec.group_size)
+        return {"prompt_ids": batch["input_ids"], "prompt_mask": batch["attention_mask"], "inputs": inputs,
+                "input_counts": batch["input_counts"], "completion_ids": completion, "completion_mask": mask,
+                "rewards": rewards, "scores": scores, "texts": texts, "time_generate": t_generate}
 
-        rollout = {"prompt_ids": batch["input_ids"], "prompt_mask": batch["attention_mask"], "inputs": inputs,
-                   "completion_ids": completion, "completion_mask": mask, "advantages": advantages.to(completion.device)}
-        rollout["old_logps"] = self.token_logps(self.model, rollout) if spec.iterations > 1 else None
-        rollout["ref_logps"] = None
-        if spec.beta > 0:
-            if self.reference is not None:
-                rollout["ref_logps"] = self.token_logps(self.reference, rollout)
-            else:  # peft: the reference is the base model, adapters off
-                with model.disable_adapter():
-                    rollout["ref_logps"] = self.token_logps(self.model, rollout)
-        groups = rewards.view(-1, spec.group_size)
-        rollout["stats"] = {
-            "reward": rewards.mean().item(), "reward_std": groups.std(1, correction=0).mean().item(),
-            **{f"rewards/{name}": v.mean().item() for name, v in scores.items()},
-            "well_formed": (scores["format"] == 1.0).float().mean().item(),
-            "completion_length": lengths.float().mean().item(), "time_generate": t_generate,
-            "time_rollout": time.perf_counter() - t0}
-        rollout["texts"] = texts
-        return rollout
+    def dynamic_sample(self, first: dict) -> tuple[dict, list[dict]]:
+        """DAPO's dynamic sampling: keep the groups of round `first` whose rewards differ, and refill the batch
+        with groups for further prompts, a round at a time, until it has its B groups again or
+        `max_sampling_rounds` rounds were generated. Returns the kept rows (maybe fewer groups, or none)
+        and every round generated."""
+        group = self.spec.group_size
+        want = len(first["texts"]) // group
+        rounds, kept = [first], [take_rows(first, varied_rows(first["rewards"], group))]
+        while len(rounds) < self.spec.max_sampling_rounds:
+            missing = want - sum(len(k["texts"]) for k in kept) // group
+            if missing <= 0:
+                break
+            rounds.append(self.sample(self.draw_prompts(missing)))
+            kept.append(take_rows(rounds[-1], varied_rows(rounds[-1]["rewards"], group)))
+        return concat_rows(kept, self.processing_class.pad_token_id), rounds
+
+    def draw_prompts(self, n: int) -> dict:
+        """`n` more prompts for dynamic sampling, collated into groups and placed on the device. They come
+        from the trainer's own endless shuffled passes over the training prompts, seeded from `train.seed`
+        apart from the main sampler's order and from other processes' (a resumed run starts them afresh)."""
+        if self._refill is None:
+            seed = self.args.seed + 2 ** 32 * (1 + self.args.process_index)  # train.seed < 2**32
+            self._refill = shuffled_forever(len(self.train_dataset), seed)
+        items = [self.train_dataset[next(self._refill)] for _ in range(n)]
+        return super()._prepare_inputs(self.data_collator(items))
+
+    def reference_logps(self, rollout: dict) -> torch.Tensor:
+        """Completion log-probs under the reference: the frozen copy, or for peft the model, adapters off."""
+        if self.reference is not None:
+            return self.token_logps(self.reference, rollout)
+        with self.accelerator.unwrap_model(self.model).disable_adapter():
+            return self.token_logps(self.model, rollout)
+
+    def rollout_stats(self, rounds: list[dict], groups_kept: int, t0: float) -> dict[str, float]:
+        """Rewards, well-formed fraction and lengths over every completion generated (all rounds), timings,
+        and with dynamic sampling the groups kept and the rounds made."""
+        rewards = torch.cat([r["rewards"] for r in rounds])
+        scores = {name: torch.cat([r["scores"][name] for r in rounds]) for name in rounds[0]["scores"]}
+        lengths = torch.cat([r["completion_mask"].sum(1) for r in rounds])
+        stats = {"reward": rewards.mean().item(),
+                 "reward_std": rewards.view(-1, self.spec.group_size).std(1, correction=0).mean().item(),
+                 **{f"rewards/{name}": v.mean().item() for name, v in scores.items()},
+                 "well_formed": (scores["format"] == 1.0).float().mean().item(),
+                 "completion_length": lengths.float().mean().item(),
+                 "time_generate": sum(r["time_generate"] for r in rounds), "time_rollout": time.perf_counter() - t0}
+        if self.spec.dynamic_sampling:
+            stats.update(groups_kept=groups_kept, sampling_rounds=len(rounds))
+        return stats
 
     def score(self, texts: list[str], references: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The combined reward of every completion, and each weighted reward's value (plus `format`,
@@ -317,12 +368,14 @@ class GRPOTrainer(Trainer):
 
     # -- loss and logs ----------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        t0 = time.perf_counter()
+        t0, spec = time.perf_counter(), self.spec
         policy_mode(model)
         logp = self.token_logps(model, inputs)  # (N, C), with grad
         old = inputs["old_logps"] if inputs["old_logps"] is not None else logp.detach()
+        tokens = self.dapo_tokens(inputs["completion_mask"]) if spec.loss_type == "dapo" else None
         loss, stats = grpo_loss(logp, old, inputs["ref_logps"], inputs["advantages"], inputs["completion_mask"],
-                                self.spec.beta, self.spec.epsilon)
+                                spec.beta, spec.epsilon, spec.epsilon_high, spec.loss_type,
+                                spec.importance_sampling_level, spec.max_new_tokens, tokens)
         stats = {**inputs["stats"], **stats, "time_loss": time.perf_counter() - t0}
         for key, value in stats.items():
             self._stats[key].append(value)
@@ -332,6 +385,13 @@ class GRPOTrainer(Trainer):
             with open(self.log_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
         return (loss, None) if return_outputs else loss
+
+    def dapo_tokens(self, mask: torch.Tensor) -> torch.Tensor:
+        """DAPO's normaliser (TRL's `num_items_in_batch / num_processes`): the completion tokens of the
+        micro-batch on all processes, per process, so that their averaged gradients are the token mean.
+        A collective, called by every process each micro-batch."""
+        tokens = self.accelerator.gather(mask.sum().reshape(1)).sum()
+        return tokens.clamp(min=1) / self.accelerator.num_processes
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._stats:  # a training log: add the GRPO statistics since the last one

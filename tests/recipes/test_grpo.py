@@ -1,7 +1,8 @@
 """GRPO: the advantage and loss math on hand-made tensors, the rewards a rollout is scored with, a few
 steps on MedSynth x-ray, CT and ECG reasoning prompts (finite loss, parameters move, rewards in [0, 1],
-KL 0 at step 1, the saved model loads), rollout reuse with `iterations` and resume, LoRA, and a
-learning-signal check."""
+KL 0 at step 1, the saved model loads), rollout reuse with `iterations` and resume, LoRA, a
+learning-signal check, and the variants end to end: KL-free (no reference model), dynamic sampling's
+refill and its all-tied case. The variants' math is in test_grpo_variants.py."""
 import json
 import math
 from types import SimpleNamespace
@@ -29,6 +30,9 @@ def _letters(completion: str, letters: str) -> float:
 if "test_prefers_yes" not in rewards.REWARDS:
     rewards.register("test_prefers_yes")(lambda completion, reference: _letters(completion, "yes"))
 DEFAULT = {"format": 0.2, "closed_match": 0.4, "numeric": 0.2, "open_match": 0.2}
+SCRIPT: list[float] = []  # the rewards `test_scripted` hands out, in scoring order; then 1.0 (every group ties)
+if "test_scripted" not in rewards.REWARDS:
+    rewards.register("test_scripted")(lambda completion, reference: SCRIPT.pop(0) if SCRIPT else 1.0)
 
 
 # -- the math ---------------------------------------------------------------------------------
@@ -212,3 +216,81 @@ def test_reward_preferring_one_answer_is_learned(medsynth, tmp_path):
     reward = [r["reward"] for r in _log(tmp_path / "run")]
     first, last = sum(reward[:5]) / 5, sum(reward[-5:]) / 5
     assert last > first + 0.2, reward
+
+
+# -- the variants end to end --------------------------------------------------------------------
+def _spy(monkeypatch, name: str) -> list:
+    """Record each call of `GRPOTrainer.<name>` as (its arguments, its result)."""
+    calls, original = [], getattr(GRPOTrainer, name)
+
+    def spy(self, *args):
+        out = original(self, *args)
+        calls.append((args, out))
+        return out
+
+    monkeypatch.setattr(GRPOTrainer, name, spy)
+    return calls
+
+
+def test_kl_free_variants_build_no_reference(medsynth, tmp_path, monkeypatch):
+    """beta 0, the KL-free setting of DAPO and Dr. GRPO: no reference model is built, no reference log-probs
+    are taken, the KL is 0; here with Dr. GRPO's aggregation and unscaled advantages, GSPO's sequence
+    ratio and clip-higher, the rollout reused (iterations 2) so that step 2 is off-policy."""
+    import medmllm.recipes.grpo as recipe
+
+    monkeypatch.setattr(recipe, "reference_model", lambda model: pytest.fail("a reference model was built"))
+    rollouts = _spy(monkeypatch, "rollout")
+    cfg = _cfg(medsynth, tmp_path / "run", ["xray"], modalities=("image",), max_steps=2,
+               grpo={"beta": 0.0, "loss_type": "dr_grpo", "scale_rewards": "none", "epsilon_high": 0.28,
+                     "importance_sampling_level": "sequence", "iterations": 2})
+    run(cfg)
+    log = _log(tmp_path / "run")
+    assert [r["kl"] for r in log] == [0.0, 0.0] and all(math.isfinite(r["loss"]) for r in log)
+    assert len(rollouts) == 1 and rollouts[0][1]["ref_logps"] is None  # one rollout, reused by step 2
+    assert "groups_kept" not in log[0]  # logged with dynamic sampling only
+
+
+def test_dynamic_sampling_refills_tied_groups_from_new_prompts(medsynth, tmp_path, monkeypatch):
+    """Round 1 (2 prompts x G 2): the first group ties (dropped), the second differs (kept); one new prompt
+    is drawn, sampled and kept; the step trains on rows of both rounds, re-padded, with their x-ray and
+    CT inputs (the forward pass checks that each row's placeholders find their inputs)."""
+    SCRIPT[:] = [1.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+    drawn, rollouts = _spy(monkeypatch, "draw_prompts"), _spy(monkeypatch, "rollout")
+    cfg = _cfg(medsynth, tmp_path / "run", ["xray", "ct"], modalities=("image", "volume"), max_steps=1,
+               grpo={"group_size": 2, "beta": 0.0, "loss_type": "dapo", "dynamic_sampling": True,
+                     "rewards": {"test_scripted": 1.0}})
+    run(cfg)
+    assert not SCRIPT
+    (record,) = _log(tmp_path / "run")
+    assert (record["groups_kept"], record["sampling_rounds"]) == (2, 2) and math.isfinite(record["loss"])
+    assert record["reward"] == pytest.approx(4 / 6)  # over all 6 completions generated
+    ((n,), new), = drawn
+    assert n == 1 and new["input_ids"].shape[0] == 2  # one prompt, repeated G times
+    out = rollouts[0][1]
+    assert out["completion_ids"].shape[0] == 4
+    assert_close = torch.testing.assert_close
+    assert_close(out["advantages"], group_advantages(torch.tensor([0.0, 1.0, 0.0, 1.0]), 2))
+    for row in (2, 3):  # the new prompt's rows, left-padded to the batch's width
+        assert_close(out["prompt_ids"][row][out["prompt_mask"][row].bool()],
+                     new["input_ids"][row - 2][new["attention_mask"][row - 2].bool()])
+
+
+def test_dynamic_sampling_with_only_tied_groups_trains_on_nothing(medsynth, tmp_path, monkeypatch):
+    """Every completion scores 1.0: each step makes max_sampling_rounds rounds, keeps no group, and trains
+    on a zero loss (which still has a graph): the run goes on, logs 0 kept groups, and the weights stay."""
+    from medmllm.recipes._trainer import build
+
+    SCRIPT.clear()
+    drawn = _spy(monkeypatch, "draw_prompts")
+    cfg = _cfg(medsynth, tmp_path / "run", ["xray"], modalities=("image",), max_steps=2,
+               grpo={"group_size": 2, "dynamic_sampling": True, "max_sampling_rounds": 3,
+                     "rewards": {"test_scripted": 1.0}})
+    initial, _, _ = build(cfg, default_policy={})
+    initial = {k: v.clone() for k, v in initial.state_dict().items()}
+    run(cfg)
+    log = _log(tmp_path / "run")
+    assert [(r["groups_kept"], r["sampling_rounds"]) for r in log] == [(0, 3), (0, 3)]
+    assert all(r["loss"] == 0.0 and r["policy_loss"] == 0.0 and r["reward"] == 1.0 for r in log)
+    assert [args for args, _ in drawn] == [(2,), (2,)] * 2  # each step refills twice, 2 prompts each time
+    final = load(tmp_path / "run" / "model").model.state_dict()
+    assert all(torch.equal(initial[k], final[k]) for k in initial)
