@@ -33,7 +33,7 @@ FULL = DemoSize(cases=2000, align_epochs=2, sft_epochs=3, eval_limit=None)
 QUICK = DemoSize(cases=160, align_epochs=1, sft_epochs=1, eval_limit=24)
 
 
-def run_demo(out: str | Path, quick: bool = False) -> dict:
+def run_demo(out: str | Path, quick: bool = False, seed: int = 0) -> dict:
     from .engine import load
     from .eval.evaluate import evaluate
     from .recipes import run
@@ -46,14 +46,14 @@ def run_demo(out: str | Path, quick: bool = False) -> dict:
     print("[2/5] align: reports; a tiny ResNet encoder + MLP connector + tiny Llama, from scratch")
     align = load_config(CONFIGS / "demo_align.yaml")
     align.data.train = [str(data / "xray_report_train.jsonl")]
-    align.train.output_dir, align.train.epochs = str(out / "align"), size.align_epochs
+    align.train.output_dir, align.train.epochs, align.train.seed = str(out / "align"), size.align_epochs, seed
     run(align)
 
     print("[3/5] sft: closed/open questions, worked reasoning and reports")
     sft = load_config(CONFIGS / "demo_sft.yaml")
     sft.data.train = [str(data / f"xray_{task}_train.jsonl") for task in ("vqa", "reason", "report")]
     sft.train.init_from, sft.train.output_dir = str(out / "align" / "model"), str(out / "sft")
-    sft.train.epochs = size.sft_epochs
+    sft.train.epochs, sft.train.seed = size.sft_epochs, seed
     run(sft)
     _publish(out / "sft" / "model", out / "model")
     _loss_figure(out)
@@ -62,7 +62,8 @@ def run_demo(out: str | Path, quick: bool = False) -> dict:
     engine = load(out / "model")
     tests = [data / "xray_vqa_test.jsonl", data / "xray_report_test.jsonl", data / "xray_reason_test.jsonl"]
     results = evaluate(engine, tests, out, limit=size.eval_limit, model_name=str(out / "model"))
-    results["demo"] = {"quick": quick, "cases": size.cases, "wall_seconds": round(time.perf_counter() - t0, 1)}
+    results["demo"] = {"quick": quick, "cases": size.cases, "seed": seed,
+                       "wall_seconds": round(time.perf_counter() - t0, 1)}
     atomic_write(out / "results.json", json.dumps(results, indent=2))
 
     print("[5/5] sample answers")
