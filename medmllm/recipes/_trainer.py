@@ -265,6 +265,9 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
         dataloader_pin_memory=torch.cuda.is_available())
     core = model.get_base_model() if is_peft_model(model) else model
     if isinstance(core, MedMLLM):
+        if t.loss_weighting != "token" and not core._plain_head():
+            raise MedMLLMError(f"config key 'train.loss_weighting': {t.loss_weighting!r} needs an LLM whose logits "
+                               "are its output layer alone (this one scales or caps them); use token")
         core.answer_head_only, core.turn_weight_power = t.answer_head_only, POWERS[t.loss_weighting]
     trainer_kwargs = {"data_collator": partial(collate, pad_id=processor.tokenizer.pad_token_id), **trainer_kwargs}
     if cfg.data.group_by_length:

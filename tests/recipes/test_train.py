@@ -153,3 +153,17 @@ def test_group_by_length_draws_batches_of_like_length(medsynth, tmp_path):
     dpo.data.train = [str(medsynth / "xray_pref_train.jsonl")]
     with pytest.raises(MedMLLMError, match="'data.group_by_length': the dpo stage does not group by length"):
         run(dpo)
+
+
+def test_loss_weighting_needs_a_plain_output_layer(medsynth, tmp_path):
+    """`train.loss_weighting` other than `token` on an LLM that caps its logits (Gemma 2's soft-capping): the
+    config key's one-line error before any step, not a traceback from inside the forward."""
+    from medmllm.errors import MedMLLMError
+
+    cfg = _cfg(medsynth, tmp_path / "w", max_steps=1, loss_weighting="square")
+    cfg.model.llm.config = {"model_type": "gemma2", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
+                            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+                            "final_logit_softcapping": 30.0, "max_position_embeddings": 1024}
+    with pytest.raises(MedMLLMError, match=r"^config key 'train\.loss_weighting': 'square' needs an LLM"):
+        run(cfg)
+    assert not (tmp_path / "w" / "model").exists()
