@@ -70,7 +70,8 @@ def test_multiple_references_take_the_max(tiny_bert, monkeypatch):
         refs = [refs] if isinstance(refs, str) else refs
         singles = metric([PREDS[i]] * len(refs), refs)[1]
         assert per[i] == pytest.approx(max(singles), abs=1e-6)
-    assert per[1] == pytest.approx(metric([PREDS[1]], [REFS[1]])[1][0], abs=1e-6)  # the better of the two
+        if len(singles) > 1 and abs(singles[0] - singles[1]) > 1e-4:  # the max, not the first or the mean
+            assert per[i] > min(singles) + 1e-5
 
 
 def test_missing_model_is_unavailable(monkeypatch):
