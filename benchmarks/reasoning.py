@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from _arms import checkpoints, step_of, train
 
 
 def verdict(pred: str, ref: str) -> tuple[bool, bool]:
@@ -48,25 +48,6 @@ def accuracy(model: Path, data: Path, out: Path, samples: int = 1) -> dict:
             "by_question_type": {k: {"n": len(v), "accuracy": round(sum(v) / len(v), 3)} for k, v in sorted(by_type.items())}}
 
 
-def train(config: str, start: Path, data: Path, out: Path, minutes: float, extra: list[str]) -> float:
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "medmllm.cli", "train", config, f"train.init_from={start}",
-                    f"data.train=[{data / 'xray_reason_train.jsonl'}]", f"train.output_dir={out}",
-                    f"train.max_minutes={minutes}", "train.max_steps=100000", *extra], check=True,
-                   stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t
-
-
-def checkpoints(run: Path) -> list[Path]:
-    """The run's checkpoints (given the final model's processor settings, so they load) and its model."""
-    import shutil
-
-    found = sorted(run.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    for ckpt in found:
-        shutil.copy(run / "model" / "processor_config.json", ckpt / "processor_config.json")
-    return found + [run / "model"]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=Path, default=Path("runs/demo/model"))
@@ -85,11 +66,11 @@ def main() -> None:
     if args.skip_sft:
         del runs["sft"]
     for name, (config, extra) in runs.items():
-        wall = train(config, args.model, args.data, args.out / name, args.minutes,
+        wall = train(config, args.model, [args.data / "xray_reason_train.jsonl"], args.out / name, args.minutes,
                      [f"train.save_steps={args.save_steps}", f"train.seed={args.seed}", *extra])
         curve = []
         for ckpt in checkpoints(args.out / name):
-            step = json.loads((ckpt / "trainer_state.json").read_text())["global_step"] if ckpt.name != "model" else None
+            step = step_of(ckpt)
             curve.append({"checkpoint": ckpt.name, "step": step,
                           **accuracy(ckpt, args.data, args.out / f"eval_{name}_{ckpt.name}")})
         summary[name] = {"train_wall_seconds": round(wall, 1), "curve": curve, "final": curve[-1]}
