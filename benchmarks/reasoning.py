@@ -1,24 +1,45 @@
-"""GRPO vs continued SFT at equal CPU time, from one SFT checkpoint, on MedSynth reasoning questions.
+"""Reasoning measured the field's way (MedVLM-R1, MedVLThinker): GRPO against continued SFT on answers
+only, from a model tuned on answers only, on the training question families, on held-out families
+and on another modality.
 
-1. accuracy of the start model (the demo's `runs/demo/model`) on the x-ray reasoning test split;
-2. GRPO (`medmllm/configs/demo_grpo.yaml`) and continued SFT (`demo_sft.yaml`, same data) for the
-   same wall-clock budget (`train.max_minutes`), each saving checkpoints along the way;
-3. accuracy and well-formed rate of every checkpoint (greedy, `<think>` prefilled), and
-   self-consistency (5 samples, majority vote) on top of the final GRPO model.
+1. Data: MedSynth x-ray (`--n` cases) and ECG (`--n-ecg` cases), seed 0.
+2. The start model, made once: align on both modalities' reports, then SFT on **answers only**: the
+   x-ray and ECG questions, both modalities' reports, and the x-ray reasoning questions of the
+   training families with the rationale removed. The target of a reasoning question is
+   `<think></think><answer>X</answer>`: the tags without a rationale. (MedVLM-R1's base model learns
+   the tag format from an instruction in the prompt; a model trained from scratch follows none.)
+3. Per seed, two arms from it, each for `--minutes` of training wall time: continued answers-only SFT
+   on the training families' reasoning questions, and GRPO on the same prompts, `<think>` prefilled,
+   rewards `format` (exactly `<think>…</think><answer>…</answer>`, both blocks non-empty) and
+   `answer_match`. Neither arm sees a rationale.
+4. Every checkpoint on three tests (greedy, `<think>` prefilled, correct when `answer_match` is 1):
+   (a) the x-ray reasoning test split, training families; (b) the same split's held-out families,
+   which neither the start model nor the arms trained on: `ctr_value` (measuring) and
+   `nodules_left_gt_right` (counting); (c) the ECG reasoning test split (another modality, its own
+   encoder; ECG reasoning was never trained, ECG questions were).
 
-An answer is correct when its verifiable reward `answer_match` is 1: `closed_match` for yes/no
-references, `numeric` (5% / 0.02 tolerance, counts exact) for numbers, `open_match` for the rest.
-
-    .venv/bin/python benchmarks/reasoning.py --minutes 6 --out runs/reasoning
+    .venv/bin/python benchmarks/reasoning.py --out runs/reasoning --minutes 6 --seeds 0 1
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from _arms import checkpoints, step_of, train
+sys.path.insert(0, str(Path(__file__).parent))
+from _arms import checkpoints, step_of, train  # noqa: E402
+
+TRAIN_FAMILIES = ("ctr_above_0.5", "nodule_gt_20mm")
+HELD_OUT = ("ctr_value", "nodules_left_gt_right")
+ECG = {"name": "vit1d", "params": {"leads": 12, "samples": 5000, "patch_size": 100, "hidden_size": 64,
+                                   "mlp_dim": 128, "num_layers": 2}}
+ARMS = {
+    "sft": ("medmllm/configs/demo_sft.yaml", ["train.learning_rate=1e-4", "train.warmup_ratio=0"]),
+    "grpo": ("medmllm/configs/demo_grpo.yaml", ["train.grpo.rewards={format: 0.2, answer_match: 0.8}"]),
+}
 
 
 def verdict(pred: str, ref: str) -> tuple[bool, bool]:
@@ -29,83 +50,132 @@ def verdict(pred: str, ref: str) -> tuple[bool, bool]:
     return R.get("answer_match")(pred, ref) >= 0.999, R.get("format")(pred, ref) >= 0.999
 
 
-def accuracy(model: Path, data: Path, out: Path, samples: int = 1) -> dict:
+def accuracy(model: Path, manifest: Path, out: Path, samples: int = 1, limit: int | None = None) -> dict:
+    """Accuracy and well-formed rate of `model` on a reasoning manifest (greedy, `<think>` prefilled,
+    128 new tokens; `samples` > 1: self-consistency at T 0.7), overall and per question family."""
     from medmllm.eval.backends import BACKENDS
     from medmllm.eval.evaluate import Decoding, run
     from medmllm.eval.tasks import resolve
 
-    task = resolve("medsynth-xray-reason", data)
+    modality = "ecg" if manifest.name.startswith("ecg") else "xray"
+    task = resolve(f"medsynth-{modality}-reason={manifest}", None)
     t = time.perf_counter()
-    run(BACKENDS.get("local")(model, batch_size=32), [task], out, blank=False,
+    run(BACKENDS.get("local")(model, batch_size=32), [task], out, blank=False, limit=limit,
         decoding=Decoding(think=True, samples=samples, temperature=0.7, max_new_tokens=128))
     preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     marks = [verdict(p["pred"], p["ref"]) for p in preds]
     by_type: dict[str, list[bool]] = {}
     for p, (correct, _) in zip(preds, marks):
         by_type.setdefault(p["category"], []).append(correct)
-    return {"n": len(marks), "accuracy": sum(c for c, _ in marks) / len(marks),
-            "well_formed": sum(f for _, f in marks) / len(marks), "eval_seconds": round(time.perf_counter() - t, 1),
+    return {"n": len(marks), "accuracy": round(sum(c for c, _ in marks) / len(marks), 4),
+            "well_formed": round(sum(f for _, f in marks) / len(marks), 4),
+            "eval_seconds": round(time.perf_counter() - t, 1),
             "by_question_type": {k: {"n": len(v), "accuracy": round(sum(v) / len(v), 3)} for k, v in sorted(by_type.items())}}
+
+
+def answers_only(src: Path, dst: Path, families: tuple[str, ...]) -> Path:
+    """`src`'s records of `families`, each answer turn reduced to `<think></think><answer>X</answer>`."""
+    rows = []
+    for line in src.read_text().splitlines():
+        rec = json.loads(line)
+        if rec["meta"]["question_type"] in families:
+            rec["conversations"][-1]["value"] = f"<think></think><answer>{rec['meta']['answer']}</answer>"
+            rec["meta"].pop("rationale", None)
+            rows.append(json.dumps(rec))
+    dst.write_text("\n".join(rows) + "\n")
+    return dst
+
+
+def subset(src: Path, dst: Path, families: tuple[str, ...]) -> Path:
+    """`src`'s records of `families`, unchanged (test sets keep their worked references)."""
+    keep = [line for line in src.read_text().splitlines() if json.loads(line)["meta"]["question_type"] in families]
+    dst.write_text("\n".join(keep) + "\n")
+    return dst
+
+
+def cli(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "medmllm.cli", *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def start_model(out: Path, n: int, n_ecg: int) -> tuple[Path, dict[str, Path], dict]:
+    """MedSynth data, the answers-only manifests and tests, and the start model (reused when present)."""
+    data = out / "data"
+    if not (data / "ecg_reason_test.jsonl").exists():
+        cli("synth", "--out", str(data / "xray"), "--modalities", "xray", "--n", str(n), "--seed", "0")
+        cli("synth", "--out", str(data / "ecg"), "--modalities", "ecg", "--n", str(n_ecg), "--seed", "0")
+    x, e = data / "xray", data / "ecg"
+    reason_train = answers_only(x / "xray_reason_train.jsonl", x / "answers_reason_train.jsonl", TRAIN_FAMILIES)
+    tests = {"a_train_families": subset(x / "xray_reason_test.jsonl", x / "test_a.jsonl", TRAIN_FAMILIES),
+             "b_held_out_families": subset(x / "xray_reason_test.jsonl", x / "test_b.jsonl", HELD_OUT),
+             "c_ecg": e / "ecg_reason_test.jsonl"}
+    model, times = out / "start" / "sft" / "model", {}
+    if not model.exists():
+        reports = [x / "xray_report_train.jsonl", e / "ecg_report_train.jsonl"]
+        encoders = [f"model.encoders.ecg={json.dumps(ECG)}", "model.connectors.ecg={name: mlp2x_gelu}"]
+        t = time.perf_counter()
+        cli("train", "medmllm/configs/demo_align.yaml", f"data.train=[{','.join(map(str, reports))}]", *encoders,
+            f"train.output_dir={out / 'start' / 'align'}", "train.epochs=2")
+        times["align_seconds"] = round(time.perf_counter() - t, 1)
+        sft = [x / "xray_vqa_train.jsonl", e / "ecg_vqa_train.jsonl", reason_train, *reports]
+        t = time.perf_counter()
+        cli("train", "medmllm/configs/demo_sft.yaml", f"data.train=[{','.join(map(str, sft))}]",
+            f"train.init_from={out / 'start' / 'align' / 'model'}", f"train.output_dir={out / 'start' / 'sft'}",
+            "train.epochs=3")
+        times["sft_seconds"] = round(time.perf_counter() - t, 1)
+    return model, {"reason_train": reason_train, **tests}, times
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", type=Path, default=Path("runs/demo/model"))
-    ap.add_argument("--data", type=Path, default=Path("runs/demo/data"))
     ap.add_argument("--out", type=Path, default=Path("runs/reasoning"))
+    ap.add_argument("--n", type=int, default=2000, help="MedSynth x-ray cases")
+    ap.add_argument("--n-ecg", type=int, default=1000, help="MedSynth ECG cases")
     ap.add_argument("--minutes", type=float, default=6.0)
-    ap.add_argument("--save-steps", type=int, default=80)
-    ap.add_argument("--seed", type=int, default=0, help="train.seed of both runs (data order, sampling; the configs' default is 0)")
-    ap.add_argument("--grpo", nargs="*", default=[], help="extra key=value overrides for the GRPO run")
-    ap.add_argument("--skip-sft", action="store_true", help="only the GRPO run (e.g. when trying GRPO settings)")
+    ap.add_argument("--save-steps", type=int, nargs=2, default=[300, 80], metavar=("SFT", "GRPO"),
+                    help="checkpoint every this many steps (SFT makes ~4x the steps of GRPO per minute)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="train.seed of both arms, one pair per seed")
+    ap.add_argument("--limit", type=int, default=240, help="records per test set (the first ones)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    summary: dict = {"minutes_each": args.minutes, "seed": args.seed, "grpo_overrides": args.grpo, "start": accuracy(args.model, args.data, args.out / "eval_start")}
-    runs = {"grpo": ("medmllm/configs/demo_grpo.yaml", list(args.grpo)),
-            "sft": ("medmllm/configs/demo_sft.yaml", ["train.learning_rate=1e-4", "train.warmup_ratio=0"])}
-    if args.skip_sft:
-        del runs["sft"]
-    for name, (config, extra) in runs.items():
-        wall = train(config, args.model, [args.data / "xray_reason_train.jsonl"], args.out / name, args.minutes,
-                     [f"train.save_steps={args.save_steps}", f"train.seed={args.seed}", *extra])
-        curve = []
-        for ckpt in checkpoints(args.out / name):
-            step = step_of(ckpt)
-            curve.append({"checkpoint": ckpt.name, "step": step,
-                          **accuracy(ckpt, args.data, args.out / f"eval_{name}_{ckpt.name}")})
-        summary[name] = {"train_wall_seconds": round(wall, 1), "curve": curve, "final": curve[-1]}
-    summary["grpo_self_consistency_5"] = accuracy(args.out / "grpo" / "model", args.data, args.out / "eval_grpo_sc5",
-                                                  samples=5)
+    start, sets, times = start_model(args.out, args.n, args.n_ecg)
+    tests = {k: v for k, v in sets.items() if k != "reason_train"}
+    evaluate = lambda model, where: {k: accuracy(model, m, where / k, limit=args.limit) for k, m in tests.items()}  # noqa: E731
+    summary: dict = {"minutes_each": args.minutes, "start_model": {**times, "test": evaluate(start, args.out / "eval_start")}}
+    for seed in args.seeds:
+        for name, (config, extra) in ARMS.items():
+            run = args.out / f"seed{seed}" / name
+            wall = train(config, start, [sets["reason_train"]], run, args.minutes,
+                         [f"train.save_steps={args.save_steps[name == 'grpo']}", f"train.seed={seed}", *extra])
+            curve = [{"checkpoint": c.name, "step": step_of(c), "test": evaluate(c, run.parent / f"eval_{name}_{c.name}")}
+                     for c in checkpoints(run)]
+            summary[f"seed{seed}_{name}"] = {"train_wall_seconds": round(wall, 1), "curve": curve, "final": curve[-1]}
+            (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     summary["total_wall_seconds"] = round(time.perf_counter() - t0, 1)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    plot(args.out, summary)
-    print(json.dumps(summary, indent=2))
+    plot(args.out, summary, args.seeds)
+    print(json.dumps({k: v.get("final", v) if isinstance(v, dict) else v for k, v in summary.items()}, indent=2))
 
 
-def plot(out: Path, summary: dict) -> None:
-    """reasoning.png: GRPO's mean reward, well-formed rate and KL per step (50-step means), and test
-    accuracy against wall-clock share for both runs."""
+def plot(out: Path, summary: dict, seeds: list[int]) -> None:
+    """reasoning.png: accuracy of each test against training minutes, both arms, every seed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in (out / "grpo" / "grpo_log.jsonl").read_text().splitlines()]
-    smooth = lambda key: [sum(r[key] for r in rows[max(0, i - 49):i + 1]) / len(rows[max(0, i - 49):i + 1])  # noqa: E731
-                          for i in range(len(rows))]
-    steps = [r["step"] for r in rows]
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 3.6))
-    a.plot(steps, smooth("reward"), label="mean reward")
-    a.plot(steps, smooth("well_formed"), label="well-formed (sampled)")
-    a.set_xlabel("GRPO step"), a.legend(fontsize=8), a.set_title("GRPO rollouts (50-step mean)")
-    b.plot(steps, smooth("kl"), color="tab:red"), b.set_xlabel("GRPO step"), b.set_title("KL to the start model")
-    for name in ("grpo", "sft"):
-        if name in summary:
-            curve = summary[name]["curve"]
-            last = max((p["step"] or 0) for p in curve) or 1
-            xs = [0.0] + [((p["step"] or last) / last) * summary["minutes_each"] for p in curve]
-            c.plot(xs, [summary["start"]["accuracy"]] + [p["accuracy"] for p in curve], marker="o", label=name)
-    c.set_xlabel("training minutes"), c.set_title("test accuracy (greedy, <think>)"), c.legend(fontsize=8)
+    tests = list(summary["start_model"]["test"])
+    fig, axes = plt.subplots(1, len(tests), figsize=(4.6 * len(tests), 3.6))
+    for ax, test in zip(axes, tests):
+        for seed in seeds:
+            for name, color in (("sft", "tab:blue"), ("grpo", "tab:orange")):
+                curve = summary[f"seed{seed}_{name}"]["curve"]
+                last = max((p["step"] or 0) for p in curve) or 1
+                xs = [0.0] + [((p["step"] or last) / last) * summary["minutes_each"] for p in curve]
+                ys = [summary["start_model"]["test"][test]["accuracy"]] + [p["test"][test]["accuracy"] for p in curve]
+                ax.plot(xs, ys, marker="o", color=color, linestyle="-" if seed == seeds[0] else "--",
+                        label=f"{name}, seed {seed}")
+        ax.set_title(test.replace("_", " ")), ax.set_xlabel("training minutes"), ax.set_ylim(0, 1)
+    axes[0].set_ylabel("accuracy (greedy, <think>)"), axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "reasoning.png", dpi=90)
 

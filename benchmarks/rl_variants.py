@@ -48,7 +48,7 @@ def run(name: str, extra: list[str], args) -> dict:
             "completion_length": mean("completion_length"), "clip_fraction": mean("clip_fraction", log),
             "kl_last_half": mean("kl"), "steps_with_every_group_tied": sum(tied),
             "groups_kept": mean("groups_kept", log) if "groups_kept" in log[0] else None,
-            "test": accuracy(out / "model", args.data, args.out / f"eval_{name}")}
+            "test": accuracy(out / "model", args.data / "xray_reason_test.jsonl", args.out / f"eval_{name}")}
 
 
 def main() -> None:
@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     args = ap.parse_args()
-    summary = {"steps": args.steps, "seed": args.seed, "start": accuracy(args.model, args.data, args.out / "eval_start")}
+    summary = {"steps": args.steps, "seed": args.seed, "start": accuracy(args.model, args.data / "xray_reason_test.jsonl", args.out / "eval_start")}
     for name in args.only:
         summary[name] = run(name, VARIANTS[name], args)
         (args.out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -29,27 +29,42 @@ def test_pool_rejects_more_tokens_than_features():
         CONNECTORS.get("pool")(8, 8, 20, num_tokens=21)
 
 
-@pytest.mark.parametrize("name", ["linear", "mlp2x_gelu"])
-def test_position_table_starts_at_zero_and_learns(name):
-    """`positions: true`: a learned (N, d_llm) table added per token index; at the start the connector's
-    map is the plain one, then the table gets a gradient and makes equal features at two places differ."""
+def test_grid_positions_is_maes_2d_sine_cosine_table():
+    """Row-major 6 x 6 grid, 16 channels: the first 8 code the row, the last 8 the column, each as
+    [sin(p w_0..3), cos(p w_0..3)] with w_i = 10000^(-i/4); a non-square count falls back to 1-D."""
+    from medmllm.connectors.mlp import grid_positions
+
+    table = grid_positions(36, 16)
+    w = torch.tensor([10000 ** (-i / 4) for i in range(4)])
+    for index, (row, col) in ((0, (0, 0)), (7, (1, 1)), (17, (2, 5))):
+        expect = torch.cat([torch.sin(row * w), torch.cos(row * w), torch.sin(col * w), torch.cos(col * w)])
+        torch.testing.assert_close(table[index], expect)
+    assert grid_positions(5, 6).shape == (5, 6)
+    w1 = torch.tensor([10000 ** (-i / 3) for i in range(3)])
+    torch.testing.assert_close(grid_positions(5, 6)[3], torch.cat([torch.sin(3 * w1), torch.cos(3 * w1)]))
+
+
+def test_positions_before_the_mlp_make_the_mean_token_tell_left_from_right():
+    """`positions: true` adds the table to the features in front of the projector. The same finding
+    (one feature vector) in the left half or the right half of a 6 x 6 grid of otherwise equal
+    features: without the table the mean of the projected tokens is identical (a token's place is
+    lost when the LLM averages); with it, before any training, the two means differ; the table learns."""
     torch.manual_seed(0)
-    plain = CONNECTORS.get(name)(24, 40, 20)
-    conn = CONNECTORS.get(name)(24, 40, 20, positions=True)
+    plain = CONNECTORS.get("mlp2x_gelu")(24, 40, 36)
+    conn = CONNECTORS.get("mlp2x_gelu")(24, 40, 36, positions=True)
     conn.proj.load_state_dict(plain.proj.state_dict())
-    x = torch.randn(3, 20, 24)
-    torch.testing.assert_close(conn(x), plain(x))
-    conn(x).pow(2).sum().backward()
-    assert conn.positions.shape == (20, 40) and conn.positions.grad.abs().sum() > 0
-    with torch.no_grad():
-        conn.positions.copy_(torch.randn(20, 40))
-    same = x[:, :1].expand(3, 20, 24)  # the same feature vector at every place
-    y = conn(same)
-    assert not torch.allclose(y[:, 0], y[:, 1])
+    background, finding = torch.randn(24), 3 * torch.randn(24)
+    left, right = background.repeat(1, 36, 1), background.repeat(1, 36, 1)  # (1, 36, 24)
+    left[0, 2 * 6 + 1], right[0, 2 * 6 + 4] = finding, finding  # row 2, column 1 vs column 4
+    torch.testing.assert_close(plain(left).mean(1), plain(right).mean(1))
+    assert (conn(left).mean(1) - conn(right).mean(1)).abs().max() > 1e-3
+    conn(left).pow(2).sum().backward()
+    assert conn.positions.shape == (36, 24) and conn.positions.grad.abs().sum() > 0
 
 
 def test_position_table_survives_a_model_build_and_save(tmp_path):
-    """Built inside a MedMLLM (whose weight init runs over every module) the table is still zero; trained
+    """Built inside a MedMLLM (whose weight init runs over every module) the table is still the sine-cosine
+    grid; trained
     values come back from a saved folder; hf-llava export refuses it with a one-line error naming the key."""
     from tiny import tiny_model_dict
 
@@ -62,8 +77,12 @@ def test_position_table_survives_a_model_build_and_save(tmp_path):
     spec = tiny_model_dict(("image",))
     spec["connectors"]["image"]["params"] = {"positions": True}
     model, processor = build_model(from_dict(ModelConfig, spec), ["Is there a pleural effusion? yes no"] * 20)
+    from medmllm.connectors.mlp import grid_positions
+
     table = model.connectors["image"].positions
-    assert table.shape == (model.num_tokens("image"), 64) and not table.any()
+    n, d_enc = table.shape
+    assert n == model.num_tokens("image") and d_enc != 64  # d_llm is 64: the table is on the features' side
+    torch.testing.assert_close(table.detach(), grid_positions(n, d_enc))
     with torch.no_grad():
         table.copy_(torch.randn_like(table))
     model.save_pretrained(tmp_path / "m")
