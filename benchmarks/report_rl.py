@@ -9,7 +9,7 @@ at equal CPU time, from one start model, on the MedSynth chest X-ray reports.
    saving checkpoints along the way;
 3. the same scores for every checkpoint (greedy).
 
-    .venv/bin/python benchmarks/report_rl.py --model runs/demo/model --data runs/demo/data --minutes 6
+    .venv/bin/python benchmarks/report_rl.py --model runs/demo/model --data runs/demo/data --minutes 6 --seeds 0 1
 """
 from __future__ import annotations
 
@@ -50,22 +50,26 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("runs/demo/data"))
     ap.add_argument("--out", type=Path, default=Path("runs/report_rl"))
     ap.add_argument("--minutes", type=float, default=6.0)
-    ap.add_argument("--save-steps", type=int, default=60)
-    ap.add_argument("--seed", type=int, default=0, help="train.seed of both arms")
+    ap.add_argument("--save-steps", type=int, nargs=2, default=[300, 40], metavar=("SFT", "GRPO"),
+                    help="checkpoint every this many steps (SFT makes several times the steps of GRPO per minute)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="train.seed of both arms, one pair per seed")
     ap.add_argument("--grpo", nargs="*", default=[], help="extra key=value overrides for the GRPO arm")
     ap.add_argument("--arms", nargs="*", default=list(ARMS), choices=list(ARMS))
     args = ap.parse_args()
     t0 = time.perf_counter()
-    summary: dict = {"minutes_each": args.minutes, "seed": args.seed, "grpo_overrides": args.grpo,
+    summary: dict = {"minutes_each": args.minutes, "grpo_overrides": args.grpo,
                      "start": scores(args.model, args.data, args.out / "eval_start")}
-    for name in args.arms:
-        config, extra = ARMS[name]
-        extra = extra + (args.grpo if name == "grpo" else [])
-        wall = train(config, args.model, [args.data / "xray_report_train.jsonl"], args.out / name, args.minutes,
-                     [f"train.save_steps={args.save_steps}", f"train.seed={args.seed}", *extra])
-        curve = [{"checkpoint": c.name, "step": step_of(c), **scores(c, args.data, args.out / f"eval_{name}_{c.name}")}
-                 for c in checkpoints(args.out / name)]
-        summary[name] = {"train_wall_seconds": round(wall, 1), "curve": curve, "final": curve[-1]}
+    for seed in args.seeds:
+        for name in args.arms:
+            config, extra = ARMS[name]
+            run = args.out / f"seed{seed}" / name
+            wall = train(config, args.model, [args.data / "xray_report_train.jsonl"], run, args.minutes,
+                         [f"train.save_steps={args.save_steps[name == 'grpo']}", f"train.seed={seed}", *extra,
+                          *(args.grpo if name == "grpo" else [])])
+            curve = [{"checkpoint": c.name, "step": step_of(c), **scores(c, args.data, run.parent / f"eval_{name}_{c.name}")}
+                     for c in checkpoints(run)]
+            summary[f"seed{seed}_{name}"] = {"train_wall_seconds": round(wall, 1), "curve": curve, "final": curve[-1]}
+            (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     summary["total_wall_seconds"] = round(time.perf_counter() - t0, 1)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
