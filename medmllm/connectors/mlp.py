@@ -7,7 +7,8 @@ borders), and the LLM's own 1-D positions give a token's place in the grid only 
 front of the projector's non-linearity, place and content combine into features such as "finding X in
 the left half", which survive the LLM's averaging over tokens: measured on the demo, the side of a
 pneumothorax or effusion is read perfectly from the image tokens by place, but only at 0.70-0.90 from
-their mean, and the model's reports named the side at chance (`benchmarks/demo.md`).
+their mean. Over three demo training seeds the table gave no measurable gain (`benchmarks/demo.md`),
+so the demo leaves it off.
 """
 from __future__ import annotations
 
