@@ -16,8 +16,8 @@ def train(config: str, start: Path, manifests: list[Path], out: Path, minutes: f
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "medmllm.cli", "train", config, f"train.init_from={start}",
                     f"data.train=[{','.join(map(str, manifests))}]", f"train.output_dir={out}",
-                    f"train.max_minutes={minutes}", "train.max_steps=100000", *extra], check=True,
-                   stdout=subprocess.DEVNULL)
+                    f"train.max_minutes={minutes}", "train.max_steps=100000", "train.save_total_limit=50", *extra],
+                   check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t
 
 
