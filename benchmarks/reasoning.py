@@ -73,23 +73,20 @@ def accuracy(model: Path, manifest: Path, out: Path, samples: int = 1, limit: in
             "by_question_type": {k: {"n": len(v), "accuracy": round(sum(v) / len(v), 3)} for k, v in sorted(by_type.items())}}
 
 
-def answers_only(src: Path, dst: Path, families: tuple[str, ...]) -> Path:
-    """`src`'s records of `families`, each answer turn reduced to `<think></think><answer>X</answer>`."""
+def subset(src: Path, dst: Path, families: tuple[str, ...], answers_only: bool = False) -> Path:
+    """`src`'s records of `families`; with `answers_only` each answer turn is reduced to
+    `<think></think><answer>X</answer>` (else unchanged: test sets keep their worked references)."""
     rows = []
     for line in src.read_text().splitlines():
         rec = json.loads(line)
-        if rec["meta"]["question_type"] in families:
+        if rec["meta"]["question_type"] not in families:
+            continue
+        if answers_only:
             rec["conversations"][-1]["value"] = f"<think></think><answer>{rec['meta']['answer']}</answer>"
             rec["meta"].pop("rationale", None)
-            rows.append(json.dumps(rec))
+            line = json.dumps(rec)
+        rows.append(line)
     dst.write_text("\n".join(rows) + "\n")
-    return dst
-
-
-def subset(src: Path, dst: Path, families: tuple[str, ...]) -> Path:
-    """`src`'s records of `families`, unchanged (test sets keep their worked references)."""
-    keep = [line for line in src.read_text().splitlines() if json.loads(line)["meta"]["question_type"] in families]
-    dst.write_text("\n".join(keep) + "\n")
     return dst
 
 
@@ -104,7 +101,8 @@ def start_model(out: Path, n: int, n_ecg: int) -> tuple[Path, dict[str, Path], d
         cli("synth", "--out", str(data / "xray"), "--modalities", "xray", "--n", str(n), "--seed", "0")
         cli("synth", "--out", str(data / "ecg"), "--modalities", "ecg", "--n", str(n_ecg), "--seed", "0")
     x, e = data / "xray", data / "ecg"
-    reason_train = answers_only(x / "xray_reason_train.jsonl", x / "answers_reason_train.jsonl", TRAIN_FAMILIES)
+    reason_train = subset(x / "xray_reason_train.jsonl", x / "answers_reason_train.jsonl", TRAIN_FAMILIES,
+                          answers_only=True)
     tests = {"a_train_families": subset(x / "xray_reason_test.jsonl", x / "test_a.jsonl", TRAIN_FAMILIES),
              "b_held_out_families": subset(x / "xray_reason_test.jsonl", x / "test_b.jsonl", HELD_OUT),
              "c_ecg": e / "ecg_reason_test.jsonl"}
