@@ -19,7 +19,7 @@ from .data.processor import MedMLLMProcessor, ProcessorSettings, input_fields
 from .data.tokenizer import train_tokenizer
 from .encoders import ENCODERS
 from .errors import FieldError, MedMLLMError
-from .llm import add_placeholder_tokens, llm_config, load_llm_weights, load_tokenizer
+from .llm import add_placeholder_tokens, load_llm, load_tokenizer, tiny_llm_config
 from .chat import MODALITIES, PLACEHOLDERS
 from .model import MedMLLM, MedMLLMConfig
 
@@ -59,19 +59,23 @@ def _connector_specs(cfg: ModelConfig) -> dict[str, dict]:
 
 def build_model(cfg: ModelConfig, texts: Iterable[str] = ()) -> tuple[MedMLLM, MedMLLMProcessor]:
     """Build a MedMLLM; a tiny LLM gets a tokenizer trained on `texts`."""
+    source = None
     if cfg.llm.pretrained:
-        tokenizer = load_tokenizer(cfg.llm.pretrained)
+        tokenizer = load_tokenizer(cfg.llm.pretrained, cfg.llm.gguf_file)
+        source = load_llm(cfg.llm.pretrained, cfg.llm.gguf_file)  # read once: a GGUF file is parsed per call
+        text_config = source.config
     else:
         tokenizer = add_placeholder_tokens(train_tokenizer(texts, cfg.llm.tokenizer_vocab))
-    text_config = llm_config(cfg.llm.pretrained, cfg.llm.config, tokenizer)
+        text_config = tiny_llm_config(cfg.llm.config, tokenizer)
     config = MedMLLMConfig(text_config=text_config, encoders=_encoder_specs(cfg), connectors=_connector_specs(cfg),
                            placeholder_ids={m: tokenizer.convert_tokens_to_ids(PLACEHOLDERS[m]) for m in MODALITIES})
     try:
         model = MedMLLM(config)
     except (TypeError, ValueError) as e:
         raise MedMLLMError(f"cannot build the model from config 'model': {str(e).splitlines()[0][:200]}") from None
-    if cfg.llm.pretrained:
-        load_llm_weights(model.llm, cfg.llm.pretrained)
+    if source is not None:
+        model.llm.load_state_dict(source.state_dict())
+        del source
         if len(tokenizer) > model.llm.get_input_embeddings().num_embeddings:
             model.llm.resize_token_embeddings(len(tokenizer))
             model.config.text_config.vocab_size = len(tokenizer)

@@ -50,6 +50,9 @@ class ConnectorSpec:
 class LLMSpec:
     pretrained: str | None = None
     """Hub id or local folder of a causal LM (and its tokenizer); None builds a tiny one from `config`."""
+    gguf_file: str | None = None
+    """A GGUF file inside `pretrained` to read the LLM and its tokenizer from (transformers' GGUF support,
+    needs the `gguf` package; dequantised to fp32), e.g. SmolLM2-135M from `medmllm fetch smollm2-135m`."""
     config: dict = field(default_factory=dict)
     """Tiny LLM config (with `model_type`, e.g. llama or qwen2) used when `pretrained` is None."""
     tokenizer_vocab: int = 2048
@@ -57,6 +60,11 @@ class LLMSpec:
 
     def __post_init__(self):
         at_least("tokenizer_vocab", self.tokenizer_vocab, 1)
+        if self.gguf_file is not None:
+            if not self.pretrained:
+                raise FieldError("gguf_file", "needs `pretrained`, the folder or hub id that holds the file")
+            if not self.gguf_file.endswith(".gguf") or "/" in self.gguf_file or "\\" in self.gguf_file:
+                raise FieldError("gguf_file", f"{self.gguf_file!r} is not a .gguf file name inside `pretrained`")
 
 
 @dataclass

@@ -1,22 +1,35 @@
-"""Load a causal LM's config, weights and tokenizer; add the modality placeholder tokens."""
+"""Load a causal LM's config, weights and tokenizer; add the modality placeholder tokens.
+
+A pretrained LLM is a hub id or a local folder, optionally with a GGUF file inside it (`gguf_file`,
+transformers' GGUF support: the weights are dequantised to fp32 when loaded, and the MedMLLM saved
+after training holds them as ordinary safetensors).
+"""
 from __future__ import annotations
+
+import importlib.util
 
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedConfig, PreTrainedTokenizerBase
 
-from ..errors import MedMLLMError
+from ..errors import MedMLLMError, brief
 from ..chat import PLACEHOLDERS
 
 
-def _from_pretrained(loader, name: str, what: str):
+def _from_pretrained(loader, name: str, what: str, gguf_file: str | None = None, **kwargs):
+    if gguf_file and importlib.util.find_spec("gguf") is None:
+        raise MedMLLMError(f"config key 'model.llm.gguf_file': reading '{gguf_file}' needs the gguf package "
+                           "(pip install gguf)")
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
     try:
-        return loader.from_pretrained(name)
-    except (OSError, ValueError) as e:
-        raise MedMLLMError(f"cannot load {what} from '{name}' (a hub id needs network access; a local folder "
-                           f"needs its config and weights): {str(e).splitlines()[0][:120]}") from None
+        return loader.from_pretrained(name, **kwargs)
+    except (OSError, ValueError, KeyError) as e:
+        where = f"'{name}'" + (f" (GGUF file '{gguf_file}')" if gguf_file else "")
+        raise MedMLLMError(f"cannot load {what} from {where} (a hub id needs network access; a local folder "
+                           f"needs its config and weights): {brief(e, 120)}") from None
 
 
-def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
-    return add_placeholder_tokens(_from_pretrained(AutoTokenizer, name, "tokenizer"))
+def load_tokenizer(name: str, gguf_file: str | None = None) -> PreTrainedTokenizerBase:
+    return add_placeholder_tokens(_from_pretrained(AutoTokenizer, name, "tokenizer", gguf_file))
 
 
 def add_placeholder_tokens(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
@@ -27,10 +40,8 @@ def add_placeholder_tokens(tokenizer: PreTrainedTokenizerBase) -> PreTrainedToke
     return tokenizer
 
 
-def llm_config(pretrained: str | None, config: dict, tokenizer: PreTrainedTokenizerBase) -> PreTrainedConfig:
-    """The LLM's config: read from `pretrained`, or a tiny one from `config` sized to the tokenizer."""
-    if pretrained:
-        return _from_pretrained(AutoConfig, pretrained, "LLM config")
+def tiny_llm_config(config: dict, tokenizer: PreTrainedTokenizerBase) -> PreTrainedConfig:
+    """A tiny LLM's config from `config` (with `model_type`), sized to the tokenizer."""
     if "model_type" not in config:
         raise MedMLLMError("config key 'model.llm.config.model_type' is required for a tiny LLM (e.g. llama, qwen2)")
     try:
@@ -40,7 +51,14 @@ def llm_config(pretrained: str | None, config: dict, tokenizer: PreTrainedTokeni
         raise MedMLLMError(f"config key 'model.llm.config': {str(e).splitlines()[0][:160]}") from None
 
 
-def load_llm_weights(llm, pretrained: str) -> None:
-    """Copy a pretrained causal LM's weights into `llm` (built from the same config)."""
-    source = _from_pretrained(AutoModelForCausalLM, pretrained, "LLM")
-    llm.load_state_dict(source.state_dict())
+def load_llm(pretrained: str, gguf_file: str | None = None):
+    """A pretrained causal LM in fp32, its config cleaned of the GGUF quantisation marks (the weights
+    are plain tensors once loaded), so the MedMLLM that copies them saves and reloads as usual."""
+    import torch
+
+    llm = _from_pretrained(AutoModelForCausalLM, pretrained, "LLM", gguf_file, dtype=torch.float32)
+    if gguf_file:
+        llm.hf_quantizer = None
+        if hasattr(llm.config, "quantization_config"):
+            del llm.config.quantization_config
+    return llm
