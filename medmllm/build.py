@@ -22,6 +22,8 @@ from .errors import FieldError, MedMLLMError
 from .llm import add_placeholder_tokens, load_llm, load_tokenizer, tiny_llm_config
 from .chat import MODALITIES, PLACEHOLDERS
 from .model import MedMLLM, MedMLLMConfig
+from .vlm.model import load_vlm, vlm_config
+from .vlm.processor import VLMProcessor
 
 
 def _encoder_specs(cfg: ModelConfig) -> dict[str, dict]:
@@ -58,7 +60,13 @@ def _connector_specs(cfg: ModelConfig) -> dict[str, dict]:
 
 
 def build_model(cfg: ModelConfig, texts: Iterable[str] = ()) -> tuple[MedMLLM, MedMLLMProcessor]:
-    """Build a MedMLLM; a tiny LLM gets a tokenizer trained on `texts`."""
+    """Build a MedMLLM (a tiny LLM gets a tokenizer trained on `texts`), or load `cfg.vlm`, a Hugging
+    Face VLM, with the processor that feeds it (`medmllm/vlm`)."""
+    if cfg.vlm:
+        vlm_config(cfg.vlm)  # a supported family, before anything else is read
+        tokenizer, image_processor = VLMProcessor.parts(cfg.vlm)
+        model = load_vlm(cfg.vlm, load_in_4bit=cfg.vlm_load_in_4bit)
+        return model, VLMProcessor.for_model(model, tokenizer, image_processor, cfg.vlm_inputs)
     source = None
     if cfg.llm.pretrained:
         tokenizer = load_tokenizer(cfg.llm.pretrained, cfg.llm.gguf_file)

@@ -3,6 +3,8 @@
 A medmllm model folder is either
 * a full checkpoint: `config.json` + safetensors weights (`MedMLLM.from_pretrained`), the tokenizer
   and `processor_config.json`; or
+* a Hugging Face VLM's (`model.vlm`): its own config, weights, tokenizer and image processor, and
+  `medmllm_vlm.json` (`vlm/processor.py`), loaded with `AutoModelForImageTextToText`; or
 * a LoRA/DoRA adapter folder (`adapter_config.json`, what a run with a `lora` policy saves): peft
   adapter weights pointing at a base checkpoint (see `lora.base_of`), which may itself be an
   adapter folder (a LoRA run started from a LoRA run's model); the chain is loaded base first.
@@ -21,6 +23,8 @@ from .data.processor import MedMLLMProcessor
 from .errors import MedMLLMError, brief
 from .lora import ADAPTER_CONFIG, ADAPTER_NAME, base_of, is_adapter_folder
 from .model import MedMLLM
+from .vlm.model import load_vlm
+from .vlm.processor import VLMProcessor
 
 
 def load_pretrained(folder: str | Path, merge: bool = False, is_trainable: bool = False):
@@ -29,8 +33,15 @@ def load_pretrained(folder: str | Path, merge: bool = False, is_trainable: bool 
     check_folder(folder)
     if is_adapter_folder(folder):
         return _load_adapter(folder, merge=merge, is_trainable=is_trainable)
-    processor = MedMLLMProcessor.from_pretrained(folder)
+    processor = load_processor(folder)
+    if isinstance(processor, VLMProcessor):
+        return load_vlm(folder, key=str(folder)), processor
     return _load_weights(folder), processor
+
+
+def load_processor(folder: Path) -> MedMLLMProcessor:
+    """A model folder's processor: a Hugging Face VLM's (`medmllm_vlm.json`) or a MedMLLM's."""
+    return (VLMProcessor if (folder / VLMProcessor.config_name).is_file() else MedMLLMProcessor).from_pretrained(folder)
 
 
 def check_folder(folder: Path) -> None:
@@ -90,5 +101,5 @@ def _load_adapter(folder: Path, merge: bool, is_trainable: bool):
         raise MedMLLMError(f"{folder}: the adapter does not fit its base {base} ({brief(e)})") from None
     if merge:
         model = model.merge_and_unload()
-    has_own = (folder / MedMLLMProcessor.config_name).is_file()
-    return model, MedMLLMProcessor.from_pretrained(folder) if has_own else base_processor
+    has_own = any((folder / cls.config_name).is_file() for cls in (MedMLLMProcessor, VLMProcessor))
+    return model, load_processor(folder) if has_own else base_processor

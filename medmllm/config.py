@@ -21,8 +21,9 @@ import yaml
 
 from .chat import MODALITIES
 from .checks import at_least, below, non_negative, one_of, positive
-from .data.preprocess import PreprocessConfig
+
 from .errors import FieldError, MedMLLMError
+from .data.preprocess import PreprocessConfig, VLMInputs
 
 POLICIES = ("frozen", "full", "lora")
 PARTS = ("encoders", "connectors", "llm")
@@ -69,6 +70,17 @@ class LLMSpec:
 
 @dataclass
 class ModelConfig:
+    vlm: str | None = None
+    """Hub id or local folder of a Hugging Face vision-language model (`AutoModelForImageTextToText` with
+    its tokenizer, image processor and chat template; the families in `medmllm/vlm/families`: LLaVA,
+    Qwen2-VL, Qwen2.5-VL) to train as it is, instead of a MedMLLM composed from `llm`, `encoders` and
+    `connectors`, which are then left unset."""
+    vlm_inputs: VLMInputs = field(default_factory=VLMInputs)
+    """With `vlm`: how images, DICOM windows, CT/MRI volumes (as slices) and ECGs (as paper plots) become
+    the model's images (`VLMInputs` in `medmllm/data/preprocess.py`); saved with the model."""
+    vlm_load_in_4bit: bool = False
+    """With `vlm`: QLoRA, the weights loaded in 4-bit NF4 (bitsandbytes, double quantisation, bf16
+    compute) for LoRA adapters to train over; needs a CUDA GPU and the bitsandbytes package."""
     llm: LLMSpec = field(default_factory=LLMSpec)
     """The decoder LLM."""
     encoders: dict[str, EncoderSpec] = field(default_factory=dict)
@@ -80,6 +92,11 @@ class ModelConfig:
     the weights."""
 
     def __post_init__(self):
+        if self.vlm_load_in_4bit and not self.vlm:
+            raise FieldError("vlm_load_in_4bit", "is for a Hugging Face VLM (`vlm`)")
+        if self.vlm and (self.encoders or self.connectors or self.llm.pretrained or self.llm.config):
+            raise FieldError("vlm", "a Hugging Face VLM brings its own LLM, vision tower and projector; leave "
+                                    "llm, encoders and connectors unset")
         for part in ("encoders", "connectors"):
             for modality in getattr(self, part):
                 if modality not in MODALITIES:
@@ -269,6 +286,12 @@ class TrainConfig:
     compile: bool = False
     """`torch.compile` the model (the Trainer's `torch_compile`). Off by default: on CPU it took 4 minutes
     to compile the demo model and its steps were no faster (`benchmarks/training.md`)."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Training arithmetic: `fp32`, or mixed precision with `bf16` (autocast; CPUs with it run it, though
+    slower than fp32 on this project's machines) or `fp16` (CUDA GPUs only, with loss scaling)."""
+    gradient_checkpointing: bool = False
+    """Recompute each layer's activations in the backward pass instead of keeping them: less memory for
+    about a third more compute (the Trainer's `gradient_checkpointing`, non-reentrant)."""
     answer_head_only: bool = True
     """In training steps, apply the LLM's output layer only at positions that have a label (the answer
     tokens) instead of at every position: the same loss, without the (batch, length, vocabulary) logits

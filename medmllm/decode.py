@@ -98,6 +98,8 @@ def sample_completions(model, batch: dict, max_new_tokens: int, temperature: flo
 
 def unsupported(model, total: int) -> str | None:
     """Why the fast path cannot drive `model` for `total` positions, or None when it can."""
+    if getattr(model, "llm", None) is None:
+        return "not a MedMLLM (a Hugging Face VLM decodes with its own generate())"
     cfg = model.llm.config
     if cfg.model_type not in FAMILIES:
         return f"LLM type {cfg.model_type!r} is not one of {FAMILIES}"

@@ -68,8 +68,7 @@ class Engine:
                                    f"{n_in} {modality} input(s) were given")
         out = self.prompt(messages, prefix)
         for modality, xs in inputs.items():
-            out[modality] = torch.stack([x if isinstance(x, torch.Tensor) else self.processor.load(modality, x)
-                                         for x in xs])
+            out.update(self.processor.inputs(modality, list(xs)))
         return out
 
     def prompt(self, messages: list[dict], prefix: str = "") -> dict[str, torch.Tensor]:

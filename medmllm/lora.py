@@ -80,11 +80,21 @@ def apply_lora(model: "MedMLLM", units: dict[str, str], spec: "LoraSpec", base: 
     `spec`'s values are checked by the config (`LoraSpec`)."""
     from peft import LoraConfig, get_peft_model
 
+    from torch import nn
+
     lora_units = [u for u, v in units.items() if v == "lora"]
-    full_units = [u for u, v in units.items() if v == "full"]
+    full_units = []
+    for unit in (u for u, v in units.items() if v == "full"):  # peft copies modules, not containers of them
+        module = model.get_submodule(unit)
+        full_units += [f"{unit}.{n}" for n, _ in module.named_children()] \
+            if isinstance(module, (nn.ModuleList, nn.ModuleDict)) else [unit]
     config = LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout, use_dora=spec.use_dora,
                         target_modules=lora_targets(model, lora_units, spec.target_modules),
                         modules_to_save=full_units or None, bias="none")
+    if getattr(model, "is_loaded_in_4bit", False):  # QLoRA: norms in fp32, input grads for checkpointing
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     model.requires_grad_(False)
     peft_model = get_peft_model(model, config, adapter_name=ADAPTER_NAME)
     # an existing local folder, so peft's save never asks the Hub about it

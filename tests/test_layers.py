@@ -18,7 +18,7 @@ LAYERS = [
     ("data", "synth", "deid", "chexpert", "rewards", "reasoning"),  # files and text -> samples, scores
     ("encoders", "connectors", "config"),                            # modality -> features -> tokens; run config
     ("llm",),                                                        # the decoder
-    ("model",),                                                      # MedMLLM: the splice
+    ("model", "vlm"),                                                # MedMLLM: the splice; Hugging Face VLMs
     ("lora", "checkpoint", "build", "decode", "engine", "export"),          # build, load, adapt, generate, export
     ("recipes",),                                                    # training stages
     ("eval",),                                                       # benchmarks, metrics, backends

@@ -1,13 +1,15 @@
-"""Batches: pad the text (right for training, left for generation) and stack each modality's inputs."""
+"""Batches: pad the text (right for training, left for generation) and concatenate the inputs."""
 from __future__ import annotations
 
 import torch
 
-from ..chat import MODALITIES
+TEXT_KEYS = ("input_ids", "labels", "attention_mask")
+"""Per-token keys (padded); every other key of a sample holds its inputs (a processor's `inputs`: the
+modality's tensors for a MedMLLM, pixel values for a Hugging Face VLM), concatenated along dim 0."""
 
 
 def collate(batch: list[dict | None], pad_id: int, left_pad: bool = False) -> dict[str, torch.Tensor]:
-    """Pad text (right for training, left for generation) and stack each modality's inputs in order."""
+    """Pad text (right for training, left for generation) and concatenate each input key in sample order."""
     batch = [b for b in batch if b is not None]
     if not batch:
         return {}
@@ -25,8 +27,6 @@ def collate(batch: list[dict | None], pad_id: int, left_pad: bool = False) -> di
     out["attention_mask"] = torch.stack([torch.cat([torch.zeros(width - len(m), dtype=torch.long), m] if left_pad
                                                    else [m, torch.zeros(width - len(m), dtype=torch.long)])
                                          for m in mask])
-    for modality in MODALITIES:
-        parts = [b[modality] for b in batch if modality in b]
-        if parts:
-            out[modality] = torch.cat(parts)
+    for key in dict.fromkeys(k for b in batch for k in b if k not in TEXT_KEYS):  # inputs, in first-seen order
+        out[key] = torch.cat([b[key] for b in batch if key in b])
     return out

@@ -40,6 +40,8 @@ def _fill(pieces: list[str], msgs: list[dict]) -> list[str]:
 
 def token_counts(processor: MedMLLMProcessor, conversations: list[list[dict]]) -> list[int]:
     """`len(processor.encode(c)["input_ids"])` for each conversation (training, no generation prompt)."""
+    if not processor.plain_pieces:  # its pieces change before they are tokenised: count exactly
+        return [len(processor.encode(c)["input_ids"]) for c in conversations]
     shapes: dict[tuple[str, ...], list[str] | None] = {}
     texts: list[str] = []
     owners: list[int] = []

@@ -123,14 +123,14 @@ class ManifestDataset(Dataset):
         if len(sample["input_ids"]) > self.max_length:
             expected = sum(p.settings.num_tokens[m] * len(v) for m, v in record_inputs(rec).items())
             cut = sample["input_ids"][: self.max_length]
-            placeholders = {p.tokenizer.convert_tokens_to_ids(ph) for ph in PLACEHOLDERS.values()}
+            placeholders = p.placeholder_ids()
             if sum(t in placeholders for t in cut) != expected:
                 raise MedMLLMError(f"{len(sample['input_ids'])} tokens exceed data.max_length={self.max_length} "
                                    "and cutting would split an input's placeholder tokens")
             sample = {k: v[: self.max_length] for k, v in sample.items()}
         out = {k: torch.tensor(v) for k, v in sample.items()}
         for modality, paths in record_inputs(rec).items():
-            out[modality] = torch.stack([p.load(modality, root / path) for path in paths])
+            out.update(p.inputs(modality, [root / path for path in paths]))
         return out
 
 

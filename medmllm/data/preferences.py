@@ -17,7 +17,6 @@ from pathlib import Path
 
 import torch
 
-from ..chat import PLACEHOLDERS
 from ..errors import MedMLLMError
 from .collate import collate
 from .manifest import ManifestDataset
@@ -45,7 +44,7 @@ class PreferenceDataset(ManifestDataset):
             out[f"{side}_input_ids"] = torch.tensor(sample["input_ids"])
             out[f"{side}_labels"] = torch.tensor(sample["labels"])
         for modality, paths in record_inputs(rec).items():
-            out[modality] = torch.stack([p.load(modality, root / path) for path in paths])
+            out.update(p.inputs(modality, [root / path for path in paths]))
         return out
 
     def _cut(self, sample: dict, rec: dict) -> dict:
@@ -54,7 +53,7 @@ class PreferenceDataset(ManifestDataset):
             return sample
         p = self.processor
         expected = sum(p.settings.num_tokens[m] * len(v) for m, v in record_inputs(rec).items())
-        placeholders = {p.tokenizer.convert_tokens_to_ids(ph) for ph in PLACEHOLDERS.values()}
+        placeholders = p.placeholder_ids()
         if sum(t in placeholders for t in sample["input_ids"][: self.max_length]) != expected:
             raise MedMLLMError(f"{len(sample['input_ids'])} tokens exceed data.max_length={self.max_length} "
                                "and cutting would split an input's placeholder tokens")

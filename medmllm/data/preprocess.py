@@ -1,4 +1,5 @@
-"""The user-settable preprocessing options: one dataclass, the config's `model.preprocess` section.
+"""The user-settable preprocessing options: `PreprocessConfig`, the config's `model.preprocess` section,
+and `VLMInputs`, its `model.vlm_inputs` section (how files become a 2D vision-language model's images).
 
 `ProcessorSettings` (`processor.py`) extends it with what the encoders dictate (input sizes,
 tokens per input), and `build.processor_settings` copies every field across generically, so a
@@ -9,9 +10,11 @@ naming the field (`config.from_dict` adds the `model.preprocess.` prefix).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-from ..checks import finite, length, positive
+from ..checks import at_least, finite, length, positive
 from ..errors import FieldError
+from .io.base import WINDOW_PRESETS
 
 
 @dataclass
@@ -62,3 +65,40 @@ class PreprocessConfig:
             if self.image_window.lower() not in WINDOW_PRESETS:
                 raise FieldError("image_window", f"unknown window {self.image_window!r}; "
                                  f"choose from {', '.join(WINDOW_PRESETS)}")
+
+
+@dataclass
+class VLMInputs:
+    """`model.vlm_inputs` (`medmllm/vlm`): saved with the model, so training, evaluation and serving feed
+    it alike. Volumes become slices and ECGs paper plots as `data/flat.py` draws them."""
+
+    image_size: int | None = None
+    """Every image (and slice, and ECG plot) is resized to this square before the model's image processor,
+    so each costs the same tokens; None: the image processor's fixed size, or 448 where it has none."""
+    image_windows: list[str] = field(default_factory=list)
+    """DICOM images: [] the file's own window (VOI LUT / WindowCenter-Width); one preset (e.g. lung) as
+    grey; three presets as the three colour channels. Presets: `medmllm/data/io/base.py`."""
+    volume_windows: list[str] = field(default_factory=lambda: ["wide", "soft_tissue", "brain"])
+    """CT/MRI slices: windows as for `image_windows`; the default is MedGemma 1.5's CT colour (wide
+    -1024..1024, soft tissue -135..215, brain 0..80 HU as R, G, B); [] maps each volume's own range (MRI)."""
+    slices: int = 8
+    """A volume becomes this many slices, evenly spaced from first to last, in order, each labelled
+    "Slice i of k" (fewer when the volume has fewer, or when `max_image_tokens` allows fewer)."""
+    max_image_tokens: int | None = None
+    """Token budget of one volume's slices: at most this many image tokens (slices x tokens per image)."""
+    plane: Literal["axial", "coronal", "sagittal"] = "axial"
+    """Plane the slices are cut in (a series acquired in another plane is re-sliced; non-oblique exact)."""
+
+    def __post_init__(self):
+        if self.image_size is not None:
+            at_least("image_size", self.image_size, 1)
+        at_least("slices", self.slices, 1, " (a volume needs at least one slice)")
+        if self.max_image_tokens is not None:
+            at_least("max_image_tokens", self.max_image_tokens, 1, " (a volume needs at least one slice)")
+        for name in ("image_windows", "volume_windows"):
+            windows = getattr(self, name)
+            if len(windows) not in (0, 1, 3):
+                raise FieldError(name, f"{len(windows)} windows; give none, one (grey) or three (R, G, B)")
+            for i, w in enumerate(windows):
+                if w not in WINDOW_PRESETS:
+                    raise FieldError(f"{name}[{i}]", f"unknown window {w!r}; choose from {', '.join(WINDOW_PRESETS)}")

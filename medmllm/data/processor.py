@@ -82,6 +82,9 @@ def input_fields(modality: str) -> list[str]:
 
 class MedMLLMProcessor:
     config_name = "processor_config.json"
+    plain_pieces = True
+    """`pieces` are strings with plain contents, tokenised as they are (so `lengths.token_counts` may
+    count many conversations from one rendering per shape)."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, settings: ProcessorSettings):
         self.tokenizer = tokenizer
@@ -134,6 +137,16 @@ class MedMLLMProcessor:
         for transform in self.transforms(modality):
             sample = transform(sample)
         return sample[modality]
+
+    def inputs(self, modality: str, xs: list) -> dict[str, torch.Tensor]:
+        """A sample's inputs of one modality (paths, arrays or tensors already `load`ed), in placeholder
+        order -> the model's input tensors for them, keyed as its forward takes them: here
+        `{modality: (n, ...)}`. The collate step concatenates each key across a batch."""
+        return {modality: torch.stack([x if isinstance(x, torch.Tensor) else self.load(modality, x) for x in xs])}
+
+    def placeholder_ids(self) -> set[int]:
+        """The token ids that stand for input features (never cut apart, never generated)."""
+        return {self.tokenizer.convert_tokens_to_ids(ph) for ph in PLACEHOLDERS.values()}
 
     def blank(self, modality: str) -> torch.Tensor:
         """A blank input (all-black image, air-only volume, flat ECG): for the image-reliance check."""

@@ -11,8 +11,6 @@ import itertools
 
 import torch
 
-from ..chat import MODALITIES
-
 ROW_KEYS = ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask", "rewards", "input_counts")
 
 
@@ -30,16 +28,14 @@ def take_rows(part: dict, rows: list[int]) -> dict:
     out = {k: part[k][index.to(part[k].device)] for k in ROW_KEYS}
     out["scores"] = {name: v[index] for name, v in part["scores"].items()}
     out["texts"] = [part["texts"][i] for i in rows]
-    out["inputs"] = {}
-    for j, modality in enumerate(MODALITIES):
-        if modality not in part["inputs"]:
-            continue
+    out["input_keys"], out["inputs"] = part["input_keys"], {}
+    for j, key in enumerate(part["input_keys"]):
         counts = part["input_counts"][:, j].tolist()
         starts = [0, *itertools.accumulate(counts)]
         owned = [k for i in rows for k in range(starts[i], starts[i] + counts[i])]
         if owned:
-            x = part["inputs"][modality]
-            out["inputs"][modality] = x[torch.tensor(owned, device=x.device)]
+            x = part["inputs"][key]
+            out["inputs"][key] = x[torch.tensor(owned, device=x.device)]
     return out
 
 
@@ -66,9 +62,17 @@ def concat_rows(parts: list[dict], pad_id: int) -> dict:
         w = width(key.replace("_ids", "_mask"))
         out[key] = torch.cat([_fit(p[key], w, fill, left) for p in parts])
     out["rewards"] = torch.cat([p["rewards"] for p in parts])
-    out["input_counts"] = torch.cat([p["input_counts"] for p in parts])
+    out["input_keys"] = list(dict.fromkeys(k for p in parts for k in p["input_keys"]))
+    out["input_counts"] = torch.cat([_columns(p, out["input_keys"]) for p in parts])
     out["scores"] = {name: torch.cat([p["scores"][name] for p in parts]) for name in parts[0]["scores"]}
     out["texts"] = [t for p in parts for t in p["texts"]]
-    out["inputs"] = {m: torch.cat([p["inputs"][m] for p in parts if m in p["inputs"]])
-                     for m in MODALITIES if any(m in p["inputs"] for p in parts)}
+    out["inputs"] = {k: torch.cat([p["inputs"][k] for p in parts if k in p["inputs"]])
+                     for k in out["input_keys"] if any(k in p["inputs"] for p in parts)}
     return out
+
+
+def _columns(part: dict, keys: list[str]) -> torch.Tensor:
+    """A round's `input_counts` with one column per key of `keys` (0 for a key it has none of)."""
+    counts = part["input_counts"]
+    zero = counts.new_zeros(counts.shape[0])
+    return torch.stack([counts[:, part["input_keys"].index(k)] if k in part["input_keys"] else zero for k in keys], 1)

@@ -34,6 +34,7 @@ from ..llm.loss import POWERS
 from ..lora import apply_lora, is_adapter_folder, is_peft_model, save_adapter
 from ..model import MedMLLM
 from ..threads import adjust as adjust_threads
+from ..vlm.model import policy_units
 
 
 def training_texts(manifests: list[str]) -> list[str]:
@@ -94,30 +95,26 @@ def _save_folder(final: Path, model, processor) -> None:
         processor.save_pretrained(tmp)
 
 
-def _units(model: MedMLLM, key: str) -> list[str]:
-    """The policy units a `train.trainable` key covers: `llm`, `encoders.<m>`, `connectors.<m>`."""
-    part, _, modality = key.partition(".")
-    if part == "llm":
-        return ["llm"]
-    return [f"{part}.{modality}"] if modality else [f"{part}.{m}" for m in getattr(model, part)]
-
-
-def set_trainable(model: MedMLLM, policy: dict[str, str], lora: LoraSpec | None = None, base=None):
+def set_trainable(model, policy: dict[str, str], lora: LoraSpec | None = None, base=None):
     """Apply `frozen`/`full`/`lora` to `encoders`, `connectors`, `llm` and then to `encoders.<modality>`
-    (`connectors.<modality>`) keys; returns the model, wrapped by peft when any unit is `lora`. Policies
-    and part names are checked by the config (`TrainConfig`)."""
+    (`connectors.<modality>`) keys, each unit being the modules `vlm.model.policy_units` names (a
+    MedMLLM's own parts, or a Hugging Face VLM's by its family); returns the model, wrapped by peft when
+    any unit is `lora`. Policies and part names are checked by the config (`TrainConfig`)."""
+    covers = policy_units(model)
     units: dict[str, str] = {}
     for key in sorted(policy, key=lambda k: k.count(".")):  # general keys first, specific ones override
-        value = policy[key]
+        hit = [u for u in covers if u == key or u.startswith(key + ".")]
         part, _, modality = key.partition(".")
-        if modality and modality not in getattr(model, part):
+        if modality and not hit:
             raise MedMLLMError(f"config key 'train.trainable.{key}': the model has no {modality} {part[:-1]}")
-        units.update(dict.fromkeys(_units(model, key), value))
+        units.update(dict.fromkeys(hit, policy[key]))
+    modules = {name: value for unit, value in units.items() for name in covers[unit]}
     if "lora" in units.values():
-        model = apply_lora(model, units, lora or LoraSpec(), base=base)
+        model = apply_lora(model, modules, lora or LoraSpec(), base=base)
     else:
-        for unit, value in units.items():
-            model.get_submodule(unit).requires_grad_(value == "full")
+        model.requires_grad_(False)  # a module no unit names (none in a MedMLLM) stays frozen
+        for name, value in modules.items():
+            model.get_submodule(name).requires_grad_(value == "full")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     extra = ""
     if "lora" in units.values():
@@ -253,6 +250,8 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
     if resume and checkpoint is None:
         raise MedMLLMError(f"{out}: --resume given but there is no checkpoint-* folder to resume from")
     t = cfg.train
+    if t.precision == "fp16" and not torch.cuda.is_available():
+        raise MedMLLMError("config key 'train.precision': fp16 needs a CUDA GPU (use bf16 or fp32 on a CPU)")
     args = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size,
         gradient_accumulation_steps=t.grad_accum, num_train_epochs=t.epochs, max_steps=t.max_steps,
@@ -262,8 +261,13 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
         report_to=["tensorboard"], remove_unused_columns=False, dataloader_num_workers=cfg.data.num_workers,
         include_num_input_tokens_seen="non_padding", use_cpu=not torch.cuda.is_available(), optim=t.optim,
         torch_compile=t.compile, dataloader_persistent_workers=cfg.data.num_workers > 0,
-        dataloader_pin_memory=torch.cuda.is_available())
+        dataloader_pin_memory=torch.cuda.is_available(), bf16=t.precision == "bf16", fp16=t.precision == "fp16",
+        gradient_checkpointing=t.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None)
     core = model.get_base_model() if is_peft_model(model) else model
+    if not isinstance(core, MedMLLM) and t.loss_weighting != "token":
+        raise MedMLLMError(f"config key 'train.loss_weighting': {t.loss_weighting!r} is for MedMLLM models; a "
+                           "Hugging Face VLM trains with its own token-level loss (use token)")
     if isinstance(core, MedMLLM):
         if t.loss_weighting != "token" and not core._plain_head():
             raise MedMLLMError(f"config key 'train.loss_weighting': {t.loss_weighting!r} needs an LLM whose logits "

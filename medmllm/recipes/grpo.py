@@ -67,8 +67,7 @@ from torch.utils.data import Dataset, Sampler
 from transformers import Trainer
 
 from .. import rewards as reward_registry
-from ..chat import MODALITIES
-from ..data.collate import collate
+from ..data.collate import TEXT_KEYS, collate
 from ..data.manifest import ManifestDataset
 from ..data.records import conversation, record_inputs
 from ..decode import sample_completions
@@ -119,9 +118,11 @@ def reference_model(model):
 def policy_mode(model) -> None:
     """Layers in eval mode (dropout off, BatchNorm on its running statistics) so the policy that is
     scored is exactly the policy that sampled (and equals the reference before the first update);
-    the MedMLLM itself stays `training`, so absent modality branches still join the graph (DDP)."""
+    a MedMLLM itself stays `training`, so absent modality branches still join the graph (DDP)."""
     model.eval()
-    next(m for m in model.modules() if isinstance(m, MedMLLM)).training = True  # under DDP/peft wrappers too
+    core = next((m for m in model.modules() if isinstance(m, MedMLLM)), None)  # under DDP/peft wrappers too
+    if core is not None:
+        core.training = True
 
 
 # -- prompts --------------------------------------------------------------------------------------
@@ -160,14 +161,15 @@ class PromptDataset(Dataset):
             raise MedMLLMError(f"prompt of {len(ids)} tokens exceeds data.max_length={self.records.max_length}")
         out = {"input_ids": torch.tensor(ids), "reference": conv[-1]["content"]}
         for modality, paths in record_inputs(rec).items():
-            out[modality] = torch.stack([self.processor.load(modality, root / p) for p in paths])
+            out.update(self.processor.inputs(modality, [root / p for p in paths]))
         return out
 
 
 class GroupCollator:
     """B prompts -> a left-padded generation batch of B * G rows (each prompt and its inputs repeated G
-    times, consecutively) with the references alongside, and `input_counts` (B * G, len(MODALITIES)):
-    how many of each modality's stacked inputs each row owns (to take rows out of a batch)."""
+    times, consecutively) with the references alongside, `input_keys` (the processor's input keys in the
+    batch) and `input_counts` (B * G, len(input_keys)):
+    how many entries of each input key each row owns (to take rows out of a batch)."""
 
     def __init__(self, pad_id: int, group_size: int):
         self.pad_id, self.group_size = pad_id, group_size
@@ -175,9 +177,10 @@ class GroupCollator:
     def __call__(self, batch: list[dict]) -> dict:
         rows = [b for b in batch for _ in range(self.group_size)]
         out = collate([{k: v for k, v in b.items() if k != "reference"} for b in rows], self.pad_id, left_pad=True)
-        out["references"] = [b["reference"] for b in rows]
-        out["input_counts"] = torch.tensor([[len(b[m]) if m in b else 0 for m in MODALITIES] for b in rows],
-                                           dtype=torch.long).view(len(rows), len(MODALITIES))
+        keys = [k for k in out if k not in TEXT_KEYS]
+        out["references"], out["input_keys"] = [b["reference"] for b in rows], keys
+        out["input_counts"] = torch.tensor([[len(b[k]) if k in b else 0 for k in keys] for b in rows],
+                                           dtype=torch.long).view(len(rows), len(keys))
         return out
 
 
@@ -275,7 +278,7 @@ class GRPOTrainer(Trainer):
         spec, tok = self.spec, self.processing_class
         model = self.accelerator.unwrap_model(self.model)
         core = model.get_base_model() if is_peft_model(model) else model
-        inputs = {m: batch[m] for m in MODALITIES if m in batch}
+        inputs = {k: batch[k] for k in batch["input_keys"]}
         t0 = time.perf_counter()
         core.eval()
         completion = sample_completions(core, {"input_ids": batch["input_ids"],
@@ -292,7 +295,8 @@ class GRPOTrainer(Trainer):
                  for row, n in zip(completion.tolist(), mask.sum(1).tolist())]
         rewards, scores = self.score(texts, batch["references"])
         return {"prompt_ids": batch["input_ids"], "prompt_mask": batch["attention_mask"], "inputs": inputs,
-                "input_counts": batch["input_counts"], "completion_ids": completion, "completion_mask": mask,
+                "input_keys": batch["input_keys"], "input_counts": batch["input_counts"], "completion_ids": completion,
+                "completion_mask": mask,
                 "rewards": rewards, "scores": scores, "texts": texts, "time_generate": t_generate}
 
     def dynamic_sample(self, first: dict) -> tuple[dict, list[dict]]:

@@ -177,7 +177,8 @@ def test_equal_groups_get_zero_advantage_under_every_scale():
 # -- dynamic sampling ---------------------------------------------------------------------------
 def _round(prompt_lengths, completion_lengths, rewards, images=None, volumes=None, texts=None, width=None):
     """A sampled round as `GRPOTrainer.sample` returns it: left-padded prompts (token id = 10 * row + 1),
-    right-padded completions (id 100 + row), pad id 0; `images`/`volumes`: inputs per row (tagged by value)."""
+    right-padded completions (id 100 + row), pad id 0; `images`/`volumes`: inputs per row (tagged by value),
+    under a MedMLLM's input keys (its modalities)."""
     n = len(rewards)
     pw, cw = width or max(prompt_lengths), max(completion_lengths)
     prompt_mask = torch.tensor([[0] * (pw - k) + [1] * k for k in prompt_lengths])
@@ -186,7 +187,8 @@ def _round(prompt_lengths, completion_lengths, rewards, images=None, volumes=Non
     part = {"prompt_ids": prompt_mask * (10 * torch.arange(n)[:, None] + 1), "prompt_mask": prompt_mask,
             "completion_ids": completion_mask * (100 + torch.arange(n)[:, None]), "completion_mask": completion_mask,
             "rewards": t(rewards), "scores": {"format": t([1.0] * n)}, "texts": texts or [f"c{i}" for i in range(n)],
-            "input_counts": torch.tensor(counts), "inputs": {}, "time_generate": 0.5}
+            "input_keys": ["image", "volume", "ecg"], "input_counts": torch.tensor(counts), "inputs": {},
+            "time_generate": 0.5}
     tag = 0.0
     for key, col in (("image", 0), ("volume", 1)):
         c = [row[col] for row in counts]

@@ -17,6 +17,9 @@ WINDOW_PRESETS: dict[str, tuple[float, float]] = {
     "abdomen": (40.0, 400.0),
     "liver": (60.0, 160.0),
     "stroke": (40.0, 40.0),
+    # MedGemma 1.5's three CT channels (its CT notebook): wide -1024..1024, soft tissue -135..215, brain 0..80
+    "wide": (0.0, 2048.0),
+    "soft_tissue": (40.0, 350.0),
 }
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import torch
-
 from ...errors import MedMLLMError
 from . import BACKENDS
 
@@ -38,7 +36,7 @@ class LocalBackend:
             try:
                 s = self.engine.prompt(it["history"], prefix)
                 for m, paths in it["inputs"].items():
-                    s[m] = torch.stack([p.blank(m) if blank else p.load(m, path) for path in paths])
+                    s.update(p.inputs(m, [p.blank(m) if blank else path for path in paths]))
             except MedMLLMError as e:
                 out.append(MedMLLMError(f"{it['where']}: {e}"))
                 continue
