@@ -167,3 +167,29 @@ def test_loss_weighting_needs_a_plain_output_layer(medsynth, tmp_path):
     with pytest.raises(MedMLLMError, match=r"^config key 'train\.loss_weighting': 'square' needs an LLM"):
         run(cfg)
     assert not (tmp_path / "w" / "model").exists()
+
+
+def test_memory_switches_keep_the_loss(medsynth, tmp_path):
+    """`train.gradient_checkpointing` recomputes activations: the same losses step for step; `train.precision`
+    bf16 (CPU autocast) trains to a finite loss near fp32's; fp16 without CUDA is one line naming the key."""
+    import math
+
+    import torch
+
+    from medmllm.errors import MedMLLMError
+
+    def losses(name, **train):
+        cfg = _cfg(medsynth, tmp_path / name, max_steps=3, logging_steps=1, seed=0, **train)
+        cfg.model.encoders = {"image": cfg.model.encoders["image"]}
+        cfg.model.connectors = {"image": cfg.model.connectors["image"]}
+        cfg.data.train = [str(medsynth / "xray_vqa_train.jsonl")]
+        run(cfg)
+        return [h["loss"] for h in json.loads((tmp_path / name / "log_history.json").read_text()) if "loss" in h]
+
+    plain = losses("plain")
+    assert losses("checkpointed", gradient_checkpointing=True) == pytest.approx(plain, rel=1e-5)
+    bf16 = losses("bf16", precision="bf16")
+    assert all(math.isfinite(x) for x in bf16) and bf16[0] == pytest.approx(plain[0], rel=0.05)
+    if not torch.cuda.is_available():
+        with pytest.raises(MedMLLMError, match="train.precision"):
+            losses("fp16", precision="fp16")
