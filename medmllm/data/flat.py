@@ -65,9 +65,8 @@ def to_plane(volume: np.ndarray, orientation: list[float] | None, plane: str) ->
 
 
 def pick(depth: int, k: int) -> list[int]:
-    """`k` slice indices spread evenly from the first slice to the last (all of them when k >= depth)."""
-    if k >= depth:
-        return list(range(depth))
+    """`k` slice indices spread evenly from the first slice to the last; a volume of fewer than `k` slices
+    repeats some, so every volume costs a model the same number of image tokens."""
     return [int(round(i)) for i in np.linspace(0, depth - 1, k)]
 
 

@@ -83,7 +83,7 @@ class VLMInputs:
     -1024..1024, soft tissue -135..215, brain 0..80 HU as R, G, B); [] maps each volume's own range (MRI)."""
     slices: int = 8
     """A volume becomes this many slices, evenly spaced from first to last, in order, each labelled
-    "Slice i of k" (fewer when the volume has fewer, or when `max_image_tokens` allows fewer)."""
+    "Slice i of k" (fewer when `max_image_tokens` allows fewer; a thinner volume repeats some)."""
     max_image_tokens: int | None = None
     """Token budget of one volume's slices: at most this many image tokens (slices x tokens per image)."""
     plane: Literal["axial", "coronal", "sagittal"] = "axial"

@@ -17,13 +17,13 @@ import torch
 
 from ..chat import PLACEHOLDERS
 from ..checks import at_least
-from ..data.processor import MedMLLMProcessor
 from ..data import flat, io
+from ..data.preprocess import VLMInputs
+from ..data.processor import MedMLLMProcessor
 from ..data.transforms import LoadImaged, ResizeImaged
 from ..errors import FieldError, MedMLLMError, brief
 from ..files import atomic_write
 from . import Family, family_of
-from ..data.preprocess import VLMInputs
 
 SETTINGS = "medmllm_vlm.json"
 

@@ -8,7 +8,7 @@ from medmllm.data.io.base import apply_window
 
 def test_pick_spreads_slices_first_to_last():
     assert flat.pick(20, 5) == [0, 5, 10, 14, 19]
-    assert flat.pick(3, 8) == [0, 1, 2]
+    assert flat.pick(3, 8) == [0, 0, 1, 1, 1, 1, 2, 2]  # a thin volume: repeats, never fewer
     assert flat.pick(40, 1) == [0]
 
 

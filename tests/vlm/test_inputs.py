@@ -42,6 +42,7 @@ def test_a_volume_is_ordered_windowed_labelled_slices(llava):
     assert images.shape == (5, 3, 40, 40)
     for k, i in enumerate([0, 5, 10, 14, 19]):  # first to last, evenly, in order
         np.testing.assert_allclose(images[k], flat.windowed(vol[i], WINDOWS))
+    assert proc.images("volume", vol[:3]).shape[0] == 5  # a thinner volume repeats slices: the same tokens
     # what the model gets: each slice resized, as 8-bit RGB, normalised by its image processor (mean = std = 0.5)
     pixels = proc.inputs("volume", [vol])["pixel_values"]
     assert pixels.shape == (5, 3, 32, 32)
