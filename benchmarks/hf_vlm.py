@@ -9,9 +9,10 @@ x-ray VQA, against `MedMLLM` on the same data for the same minutes.
 - `llava_siglip`: the same with a SigLIP ViT tower (patch 8: 144 tokens of 128), for the record.
 - `medmllm`: the demo's composite (tiny ResNet, MLP connector, the same decoder shape).
 
-Each arm: SFT on the demo's 2,000 cases (seed 0), 8 questions packed per image, for `--minutes` of
-training wall time (cosine decaying with the clock); scored on a MedSynth set of an unseen seed,
-the first `--limit` test questions, blank image beside.
+Each arm: SFT on the demo's 2,000 cases (seed 0), 8 questions packed per image, the same
+`--loss-weighting` (the demo's `square` by default), for `--minutes` of training wall time (cosine
+decaying with the clock); scored on a MedSynth set of an unseen seed, the first `--limit` test
+questions, blank image beside.
 
     .venv/bin/python benchmarks/hf_vlm.py --minutes 15 --arms llava_swin medmllm
 """
@@ -56,6 +57,8 @@ def main() -> None:
     ap.add_argument("--arms", nargs="*", default=["llava_swin", "medmllm"], choices=[*TOWERS, "medmllm"])
     ap.add_argument("--unseen-seed", type=int, default=777)
     ap.add_argument("--limit", type=int, default=600, help="test questions scored (the first ones; blank too)")
+    ap.add_argument("--loss-weighting", default="square", choices=["token", "square", "turn"],
+                    help="train.loss_weighting of every arm (the demo's: square)")
     args = ap.parse_args()
     t0, data, unseen = time.perf_counter(), args.out / "data", args.out / f"unseen{args.unseen_seed}"
     for folder, seed in ((data, 0), (unseen, args.unseen_seed)):
@@ -67,16 +70,14 @@ def main() -> None:
     for seed in args.seeds:
         for arm in args.arms:
             run = args.out / f"seed{seed}" / arm
-            if arm == "medmllm":  # the demo's model and loss weighting
-                config, extra = "medmllm/configs/demo_align.yaml", ["train.loss_weighting=square"]
-            else:  # a VLM trains with its own token-level loss
+            config = "medmllm/configs/demo_align.yaml"  # the demo's model
+            if arm != "medmllm":
                 config = str(args.out / "vlm.yaml")
                 (args.out / "vlm.yaml").write_text(json.dumps({"model": {
                     "vlm": str(vlm_folder(arm, data, args.out)), "vlm_inputs": {"image_size": 96}},
                     "train": {"trainable": {"encoders": "full", "connectors": "full", "llm": "full"}}}))
-                extra = []
             wall = train(config, None, [data / "xray_vqa_train.jsonl"], run, args.minutes,
-                         [*COMMON, f"train.seed={seed}", *extra])
+                         [*COMMON, f"train.seed={seed}", f"train.loss_weighting={args.loss_weighting}"])
             summary[f"seed{seed}_{arm}"] = {"train_wall_seconds": round(wall, 1), **summary_of(run),
                                             **vqa_scores(run / "model", unseen, run.parent / f"eval_{arm}", args.limit)}
             summary_path.write_text(json.dumps(summary, indent=2))

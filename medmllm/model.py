@@ -23,7 +23,6 @@ Design (after torchtune's EarlyFusionModel and transformers' modeling_llava):
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedConfig, PreTrainedModel
 from transformers.configuration_utils import SubConfigSpec
@@ -33,7 +32,7 @@ from .chat import MODALITIES, PLACEHOLDERS
 from .connectors import CONNECTORS
 from .data.processor import IGNORE_INDEX
 from .encoders import ENCODERS
-from .llm.loss import turn_weights
+from .llm.loss import weighted_nll
 
 
 class MedMLLMConfig(PreTrainedConfig):
@@ -169,14 +168,9 @@ class MedMLLM(PreTrainedModel, GenerationMixin):
                                         **kwargs).last_hidden_state  # (B, L, d_llm)
         target = labels[:, 1:].to(hidden.device)  # position t predicts token t+1
         keep = target != IGNORE_INDEX  # (B, L-1)
-        logits = self.llm.get_output_embeddings()(hidden[:, :-1][keep]).float()  # (kept, vocab)
-        nll = F.cross_entropy(logits, target[keep], reduction="none")  # (kept,)
-        w = turn_weights(keep, self.turn_weight_power)  # (kept,), all 1 for the token mean
-        loss = (w * nll).sum() / w.sum()
-        if num_items_in_batch is not None:  # gradient accumulation: this micro-batch counts by its answer tokens
-            loss = loss * keep.sum() / (num_items_in_batch.to(loss.device) if torch.is_tensor(num_items_in_batch)
-                                        else num_items_in_batch)
-        return CausalLMOutputWithPast(loss=loss)
+        logits = self.llm.get_output_embeddings()(hidden[:, :-1][keep])  # (kept, vocab)
+        return CausalLMOutputWithPast(loss=weighted_nll(logits, target[keep], keep, self.turn_weight_power,
+                                                        num_items_in_batch))
 
     def prepare_inputs_for_generation(self, input_ids, is_first_iteration: bool | None = False, **kwargs):
         inputs = super().prepare_inputs_for_generation(input_ids, is_first_iteration=is_first_iteration, **kwargs)

@@ -28,3 +28,26 @@ def turn_weights(keep: torch.Tensor, power: float) -> torch.Tensor:
     turn = (starts.cumsum(0) - 1)[keep.flatten()]  # (kept,): which turn each kept token is in
     lengths = torch.bincount(turn).float()  # (turns,)
     return lengths[turn] ** -power
+
+
+def weighted_nll(logits: torch.Tensor, target: torch.Tensor, keep: torch.Tensor, power: float,
+                 num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
+    """The answer-token loss: `logits` (kept, V) and `target` (kept,) at the kept positions of `keep`
+    (B, L-1; position t predicts token t+1), each token weighted 1 / n^power (`turn_weights`); the
+    weighted mean, or under gradient accumulation (the Trainer's `num_items_in_batch`) scaled so the
+    micro-batch counts by its answer tokens, as transformers' `ForCausalLMLoss`."""
+    nll = F.cross_entropy(logits.float(), target, reduction="none")  # (kept,)
+    w = turn_weights(keep, power)  # (kept,), all 1 for the token mean
+    loss = (w * nll).sum() / w.sum()
+    if num_items_in_batch is not None:
+        loss = loss * keep.sum() / (num_items_in_batch.to(loss.device) if torch.is_tensor(num_items_in_batch)
+                                    else num_items_in_batch)
+    return loss
+
+
+def causal_lm_loss(outputs, labels: torch.Tensor, num_items_in_batch=None, *, power: float) -> torch.Tensor:
+    """`weighted_nll` from a model's full logits (B, L, V) and its labels (B, L): the Trainer's
+    `compute_loss_func` for models whose forward computes its own, unweighted loss (Hugging Face VLMs)."""
+    target = labels[:, 1:].to(outputs.logits.device)
+    keep = target != -100  # (B, L-1)
+    return weighted_nll(outputs.logits[:, :-1][keep], target[keep], keep, power, num_items_in_batch)

@@ -30,7 +30,7 @@ from ..data.records import iter_manifest
 from ..checkpoint import load_pretrained
 from ..errors import MedMLLMError
 from ..files import atomic_folder, atomic_path, atomic_write
-from ..llm.loss import POWERS
+from ..llm.loss import POWERS, causal_lm_loss
 from ..lora import apply_lora, is_adapter_folder, is_peft_model, save_adapter
 from ..model import MedMLLM
 from ..threads import adjust as adjust_threads
@@ -265,9 +265,8 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
         gradient_checkpointing=t.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None)
     core = model.get_base_model() if is_peft_model(model) else model
-    if not isinstance(core, MedMLLM) and t.loss_weighting != "token":
-        raise MedMLLMError(f"config key 'train.loss_weighting': {t.loss_weighting!r} is for MedMLLM models; a "
-                           "Hugging Face VLM trains with its own token-level loss (use token)")
+    if not isinstance(core, MedMLLM) and t.loss_weighting != "token":  # a VLM: weighted from its full logits
+        trainer_kwargs.setdefault("compute_loss_func", partial(causal_lm_loss, power=POWERS[t.loss_weighting]))
     if isinstance(core, MedMLLM):
         if t.loss_weighting != "token" and not core._plain_head():
             raise MedMLLMError(f"config key 'train.loss_weighting': {t.loss_weighting!r} needs an LLM whose logits "

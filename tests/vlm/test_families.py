@@ -96,3 +96,34 @@ def test_one_grpo_and_one_dpo_step(trained, medsynth, stage):
     else:
         assert history[0]["rewards/chosen"] == 0.0 and history[0]["loss"] > 0  # policy = reference at step 1
     assert (tmp / stage / "model" / "adapter_model.safetensors").is_file()
+
+
+def test_loss_weighting_for_a_vlm(medsynth, tmp_path):
+    """`train.loss_weighting` weighs a VLM's answer tokens from its own logits: `token` is the model's own
+    loss, `square` and `turn` differ from it on packed samples, and a run with `square` learns."""
+    import torch
+
+    from medmllm.build import build_model
+    from medmllm.config import ModelConfig, from_dict
+    from medmllm.data.collate import collate
+    from medmllm.data.manifest import ManifestDataset
+    from medmllm.llm.loss import causal_lm_loss
+
+    folder = build("llava", tmp_path / "scratch", _texts(medsynth), image_size=32, vocab=300)
+    model, proc = build_model(from_dict(ModelConfig, {"vlm": str(folder)}))
+    data = ManifestDataset([medsynth / "xray_vqa_train.jsonl", medsynth / "xray_report_train.jsonl"], proc, 512,
+                           pack_turns=4)
+    batch = collate([data[i] for i in range(4)], proc.tokenizer.pad_token_id)
+    with torch.no_grad():
+        out = model(**batch)
+    assert causal_lm_loss(out, batch["labels"], power=0.0).item() == pytest.approx(out.loss.item(), rel=1e-5)
+    assert causal_lm_loss(out, batch["labels"], power=0.5).item() != pytest.approx(out.loss.item(), rel=1e-3)
+    (tmp_path / "run.yaml").write_text(json.dumps({
+        "model": {"vlm": str(folder)}, "data": {"train": [str(medsynth / "xray_vqa_train.jsonl")], "max_length": 256},
+        "train": {"stage": "sft", "output_dir": str(tmp_path / "run"), "batch_size": 8, "learning_rate": 1e-2,
+                  "max_steps": 20, "warmup_ratio": 0, "logging_steps": 2, "loss_weighting": "square",
+                  "trainable": {"encoders": "full", "connectors": "full", "llm": "full"}}}))
+    code, _, err = run_cli(None, "train", tmp_path / "run.yaml")
+    assert code == 0, err
+    losses = [h["loss"] for h in json.loads((tmp_path / "run" / "log_history.json").read_text()) if "loss" in h]
+    assert sum(losses[-3:]) / 3 < 0.5 * losses[0], losses
