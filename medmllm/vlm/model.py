@@ -17,9 +17,9 @@ def load_vlm(name: str | Path, key: str = "model.vlm", load_in_4bit: bool = Fals
 
     config = vlm_config(name, key)
     family = family_of(config.model_type)
-    extra = {"dtype": torch.float32}
+    extra = {"dtype": torch.float32, "use_safetensors": True}  # a pickled checkpoint is never opened
     if load_in_4bit:
-        extra = {"quantization_config": _nf4(), "dtype": torch.bfloat16}
+        extra.update(quantization_config=_nf4(), dtype=torch.bfloat16)
     try:
         model = AutoModelForImageTextToText.from_pretrained(name, **extra)
     except (OSError, ValueError, KeyError, RuntimeError) as e:

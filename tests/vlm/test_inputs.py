@@ -116,3 +116,22 @@ def test_bad_inputs_and_models_are_one_line(llava, tmp_path, capsys):
     with pytest.raises(FieldError) as e:
         ModelConfig(vlm="x", encoders={"image": {"name": "hf_vision"}})
     assert e.value.field == "vlm"
+
+
+def test_a_pickled_vlm_checkpoint_is_never_opened(llava, tmp_path):
+    import builtins
+    import pickle
+
+    class Trap:  # unpickling it would create `marker`
+        def __reduce__(self):
+            return builtins.open, (str(tmp_path / "marker"), "w")
+
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    for f in llava.iterdir():
+        if f.name != "model.safetensors":
+            (folder / f.name).write_bytes(f.read_bytes())
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps(Trap()))
+    with pytest.raises(MedMLLMError, match="model.vlm") as e:
+        _model(folder)
+    assert "\n" not in str(e.value) and not (tmp_path / "marker").exists()
