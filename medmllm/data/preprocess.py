@@ -14,7 +14,6 @@ from typing import Literal
 
 from ..checks import at_least, finite, length, positive
 from ..errors import FieldError
-from .io.base import WINDOW_PRESETS
 
 
 @dataclass
@@ -95,6 +94,8 @@ class VLMInputs:
         at_least("slices", self.slices, 1, " (a volume needs at least one slice)")
         if self.max_image_tokens is not None:
             at_least("max_image_tokens", self.max_image_tokens, 1, " (a volume needs at least one slice)")
+        from .io.base import WINDOW_PRESETS  # here, as above: the readers import numpy and more
+
         for name in ("image_windows", "volume_windows"):
             windows = getattr(self, name)
             if len(windows) not in (0, 1, 3):
