@@ -57,6 +57,8 @@ def main() -> None:
     ap.add_argument("--arms", nargs="*", default=["llava_swin", "medmllm"], choices=[*TOWERS, "medmllm"])
     ap.add_argument("--unseen-seed", type=int, default=777)
     ap.add_argument("--limit", type=int, default=600, help="test questions scored (the first ones; blank too)")
+    ap.add_argument("--align-minutes", type=float, default=0.0,
+                    help="of --minutes, this many first on the reports (align stage, every part trained)")
     ap.add_argument("--loss-weighting", default="square", choices=["token", "square", "turn"],
                     help="train.loss_weighting of every arm (the demo's: square)")
     args = ap.parse_args()
@@ -76,8 +78,13 @@ def main() -> None:
                 (args.out / "vlm.yaml").write_text(json.dumps({"model": {
                     "vlm": str(vlm_folder(arm, data, args.out)), "vlm_inputs": {"image_size": 96}},
                     "train": {"trainable": {"encoders": "full", "connectors": "full", "llm": "full"}}}))
-            wall = train(config, None, [data / "xray_vqa_train.jsonl"], run, args.minutes,
-                         [*COMMON, f"train.seed={seed}", f"train.loss_weighting={args.loss_weighting}"])
+            extra = [*COMMON, f"train.seed={seed}", f"train.loss_weighting={args.loss_weighting}"]
+            start, wall = None, 0.0
+            if args.align_minutes:  # first the reports (every finding and its side), then the questions
+                wall = train(config, None, [data / "xray_report_train.jsonl"], run.with_name(f"{arm}_align"),
+                             args.align_minutes, [*extra, "train.stage=align", "data.pack_turns=1"])
+                start = run.with_name(f"{arm}_align") / "model"
+            wall += train(config, start, [data / "xray_vqa_train.jsonl"], run, args.minutes - args.align_minutes, extra)
             summary[f"seed{seed}_{arm}"] = {"train_wall_seconds": round(wall, 1), **summary_of(run),
                                             **vqa_scores(run / "model", unseen, run.parent / f"eval_{arm}", args.limit)}
             summary_path.write_text(json.dumps(summary, indent=2))
