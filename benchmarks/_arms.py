@@ -61,3 +61,37 @@ def summary_of(run: Path) -> dict:
     metrics = json.loads((run / "model" / "train_metrics.json").read_text())
     return {"steps": state[-1].get("step"), "last_logged_loss": round(logged[-1]["loss"], 4) if logged else None,
             **{k: metrics[k] for k in ("train_runtime", "train_samples_per_second") if k in metrics}}
+
+
+def add_common_args(ap, out: str, minutes: float) -> None:
+    """The flags every equal-time VQA benchmark has: run folder, minutes, seeds, unseen seed, questions."""
+    ap.add_argument("--out", type=Path, default=Path(out))
+    ap.add_argument("--minutes", type=float, default=minutes)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--unseen-seed", type=int, default=777)
+    ap.add_argument("--limit", type=int, default=600, help="test questions scored (the first ones; blank too)")
+
+
+def equal_time(args, train_arm) -> None:
+    """Make the demo's 2,000 MedSynth x-ray cases (seed 0) and an unseen set once, then for every seed and
+    arm: `train_arm(arm, seed, data, run) -> wall seconds`, the run's summary and its VQA scores, written to
+    `<out>/summary.json` after each arm (a later call adds to it)."""
+    from medmllm.synth import synthesize
+
+    t0, data, unseen = time.perf_counter(), args.out / "data", args.out / f"unseen{args.unseen_seed}"
+    for folder, seed in ((data, 0), (unseen, args.unseen_seed)):
+        if not (folder / "xray_vqa_test.jsonl").is_file():
+            synthesize(folder, ["xray"], n=2000, seed=seed)
+    summary_path = args.out / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    summary["minutes_each"] = args.minutes
+    for seed in args.seeds:
+        for arm in args.arms:
+            run = args.out / f"seed{seed}" / arm
+            wall = train_arm(arm, seed, data, run)
+            summary[f"seed{seed}_{arm}"] = {"train_wall_seconds": round(wall, 1), **summary_of(run),
+                                            **vqa_scores(run / "model", unseen, run.parent / f"eval_{arm}", args.limit)}
+            summary_path.write_text(json.dumps(summary, indent=2))
+    summary["total_wall_seconds"] = round(time.perf_counter() - t0, 1)
+    summary_path.write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))

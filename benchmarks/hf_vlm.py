@@ -21,11 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _arms import summary_of, train, vqa_scores  # noqa: E402
+from _arms import add_common_args, equal_time, train  # noqa: E402
 
 DECODER = {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 3, "num_attention_heads": 4,
            "num_key_value_heads": 2, "max_position_embeddings": 1024, "initializer_range": 0.02}
@@ -48,49 +47,32 @@ def vlm_folder(arm: str, data: Path, out: Path) -> Path:
 
 
 def main() -> None:
-    from medmllm.synth import synthesize
-
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", type=Path, default=Path("runs/hf_vlm"))
-    ap.add_argument("--minutes", type=float, default=15.0)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    add_common_args(ap, "runs/hf_vlm", 15.0)
     ap.add_argument("--arms", nargs="*", default=["llava_swin", "medmllm"], choices=[*TOWERS, "medmllm"])
-    ap.add_argument("--unseen-seed", type=int, default=777)
-    ap.add_argument("--limit", type=int, default=600, help="test questions scored (the first ones; blank too)")
     ap.add_argument("--align-minutes", type=float, default=0.0,
                     help="of --minutes, this many first on the reports (align stage, every part trained)")
     ap.add_argument("--loss-weighting", default="square", choices=["token", "square", "turn"],
                     help="train.loss_weighting of every arm (the demo's: square)")
     args = ap.parse_args()
-    t0, data, unseen = time.perf_counter(), args.out / "data", args.out / f"unseen{args.unseen_seed}"
-    for folder, seed in ((data, 0), (unseen, args.unseen_seed)):
-        if not (folder / "xray_vqa_test.jsonl").is_file():
-            synthesize(folder, ["xray"], n=2000, seed=seed)
-    summary_path = args.out / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    summary["minutes_each"] = args.minutes
-    for seed in args.seeds:
-        for arm in args.arms:
-            run = args.out / f"seed{seed}" / arm
-            config = "medmllm/configs/demo_align.yaml"  # the demo's model
-            if arm != "medmllm":
-                config = str(args.out / "vlm.yaml")
-                (args.out / "vlm.yaml").write_text(json.dumps({"model": {
-                    "vlm": str(vlm_folder(arm, data, args.out)), "vlm_inputs": {"image_size": 96}},
-                    "train": {"trainable": {"encoders": "full", "connectors": "full", "llm": "full"}}}))
-            extra = [*COMMON, f"train.seed={seed}", f"train.loss_weighting={args.loss_weighting}"]
-            start, wall = None, 0.0
-            if args.align_minutes:  # first the reports (every finding and its side), then the questions
-                wall = train(config, None, [data / "xray_report_train.jsonl"], run.with_name(f"{arm}_align"),
-                             args.align_minutes, [*extra, "train.stage=align", "data.pack_turns=1"])
-                start = run.with_name(f"{arm}_align") / "model"
-            wall += train(config, start, [data / "xray_vqa_train.jsonl"], run, args.minutes - args.align_minutes, extra)
-            summary[f"seed{seed}_{arm}"] = {"train_wall_seconds": round(wall, 1), **summary_of(run),
-                                            **vqa_scores(run / "model", unseen, run.parent / f"eval_{arm}", args.limit)}
-            summary_path.write_text(json.dumps(summary, indent=2))
-    summary["total_wall_seconds"] = round(time.perf_counter() - t0, 1)
-    summary_path.write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
+
+    def train_arm(arm: str, seed: int, data: Path, run: Path) -> float:
+        config = "medmllm/configs/demo_align.yaml"  # the demo's model
+        if arm != "medmllm":
+            config = str(args.out / "vlm.yaml")
+            (args.out / "vlm.yaml").write_text(json.dumps({"model": {
+                "vlm": str(vlm_folder(arm, data, args.out)), "vlm_inputs": {"image_size": 96}},
+                "train": {"trainable": {"encoders": "full", "connectors": "full", "llm": "full"}}}))
+        extra = [*COMMON, f"train.seed={seed}", f"train.loss_weighting={args.loss_weighting}"]
+        start, wall = None, 0.0
+        if args.align_minutes:  # first the reports (every finding and its side), then the questions
+            wall = train(config, None, [data / "xray_report_train.jsonl"], run.with_name(f"{arm}_align"),
+                         args.align_minutes, [*extra, "train.stage=align", "data.pack_turns=1"])
+            start = run.with_name(f"{arm}_align") / "model"
+        return wall + train(config, start, [data / "xray_vqa_train.jsonl"], run, args.minutes - args.align_minutes,
+                            extra)
+
+    equal_time(args, train_arm)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,11 @@ accuracy per family with the blank-image score beside it, on the first `--limit`
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _arms import summary_of, train, vqa_scores  # noqa: E402
+from _arms import add_common_args, equal_time, train  # noqa: E402
 
 CONFIG = "medmllm/configs/demo_align.yaml"  # the demo's model; the stage and recipe are set below
 COMMON = ["train.stage=sft", "data.pack_turns=8", "train.loss_weighting=square", "train.warmup_ratio=0.05",
@@ -42,34 +40,18 @@ def arms(smollm2: Path) -> dict[str, list[str]]:
 
 def main() -> None:
     from medmllm.llm.packaged import fetch
-    from medmllm.synth import synthesize
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", type=Path, default=Path("runs/pretrained_llm"))
-    ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    add_common_args(ap, "runs/pretrained_llm", 10.0)
     ap.add_argument("--arms", nargs="*", default=["tiny", "smollm2"])
-    ap.add_argument("--unseen-seed", type=int, default=777)
-    ap.add_argument("--limit", type=int, default=600, help="test questions scored (the first ones; blank too)")
     args = ap.parse_args()
-    t0, data, unseen = time.perf_counter(), args.out / "data", args.out / f"unseen{args.unseen_seed}"
-    for folder, seed in ((data, 0), (unseen, args.unseen_seed)):
-        if not (folder / "xray_vqa_test.jsonl").is_file():
-            synthesize(folder, ["xray"], n=2000, seed=seed)
-    summary_path = args.out / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    summary["minutes_each"] = args.minutes
-    for seed in args.seeds:
-        for name in args.arms:
-            run = args.out / f"seed{seed}" / name
-            wall = train(CONFIG, None, [data / "xray_vqa_train.jsonl"], run, args.minutes,
-                         [*COMMON, f"train.seed={seed}", *arms(fetch("smollm2-135m"))[name]])
-            summary[f"seed{seed}_{name}"] = {"train_wall_seconds": round(wall, 1), **summary_of(run),
-                                             **vqa_scores(run / "model", unseen, run.parent / f"eval_{name}", args.limit)}
-            summary_path.write_text(json.dumps(summary, indent=2))
-    summary["total_wall_seconds"] = round(time.perf_counter() - t0, 1)
-    summary_path.write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
+    overrides = arms(fetch("smollm2-135m"))
+
+    def train_arm(name: str, seed: int, data: Path, run: Path) -> float:
+        return train(CONFIG, None, [data / "xray_vqa_train.jsonl"], run, args.minutes,
+                     [*COMMON, f"train.seed={seed}", *overrides[name]])
+
+    equal_time(args, train_arm)
 
 
 if __name__ == "__main__":
