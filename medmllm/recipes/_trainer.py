@@ -34,7 +34,7 @@ from ..llm.loss import POWERS, causal_lm_loss
 from ..lora import apply_lora, is_adapter_folder, is_peft_model, save_adapter
 from ..model import MedMLLM
 from ..threads import adjust as adjust_threads
-from ..vlm.model import policy_units
+from ..vlm import family_of
 
 
 def training_texts(manifests: list[str]) -> list[str]:
@@ -95,9 +95,20 @@ def _save_folder(final: Path, model, processor) -> None:
         processor.save_pretrained(tmp)
 
 
+def policy_units(model) -> dict[str, tuple[str, ...]]:
+    """`train.trainable` units -> the module names they cover: a MedMLLM's own parts (`llm`,
+    `encoders.<modality>`, `connectors.<modality>`), or a Hugging Face VLM's from its family."""
+    if not isinstance(model, MedMLLM):
+        return dict(family_of(model.config.model_type).parts)
+    units = {"llm": ("llm",)}
+    for part in ("encoders", "connectors"):
+        units.update({f"{part}.{m}": (f"{part}.{m}",) for m in getattr(model, part)})
+    return units
+
+
 def set_trainable(model, policy: dict[str, str], lora: LoraSpec | None = None, base=None):
     """Apply `frozen`/`full`/`lora` to `encoders`, `connectors`, `llm` and then to `encoders.<modality>`
-    (`connectors.<modality>`) keys, each unit being the modules `vlm.model.policy_units` names (a
+    (`connectors.<modality>`) keys, each unit being the modules `policy_units` names (a
     MedMLLM's own parts, or a Hugging Face VLM's by its family); returns the model, wrapped by peft when
     any unit is `lora`. Policies and part names are checked by the config (`TrainConfig`)."""
     covers = policy_units(model)

@@ -64,20 +64,3 @@ def _token_types(key: str, image_id: int, module, args, kwargs):
     if ids is not None and kwargs.get("pixel_values") is not None and kwargs.get(key) is None:
         kwargs[key] = (ids == image_id).int()
     return args, kwargs
-
-
-def is_vlm(model) -> bool:
-    """True for a Hugging Face VLM (or a peft model around one), False for a MedMLLM."""
-    core = model.get_base_model() if hasattr(model, "get_base_model") and hasattr(model, "peft_config") else model
-    return getattr(core.config, "model_type", None) != "medmllm"
-
-
-def policy_units(model) -> dict[str, tuple[str, ...]]:
-    """`train.trainable` units -> the module names they cover: a MedMLLM's own parts (`llm`,
-    `encoders.<modality>`, `connectors.<modality>`), or a VLM's from its family."""
-    if is_vlm(model):
-        return dict(family_of(model.config.model_type).parts)
-    units = {"llm": ("llm",)}
-    for part in ("encoders", "connectors"):
-        units.update({f"{part}.{m}": (f"{part}.{m}",) for m in getattr(model, part)})
-    return units
