@@ -6,6 +6,14 @@ x-ray VQA, against `MedMLLM` on the same data for the same minutes.
   1,024-token tokenizer trained on the data), built by `medmllm.vlm.scratch`, every part trained in
   full through `model.vlm`. Swin's local windows give the tower a convolution's bias toward nearby
   pixels, which a plain ViT lacks at this data size.
+- `llava_focal`: the same with a FocalNet tower (focal modulation: depthwise convolutions of 3 and 5
+  and gates in place of attention, overlapping convolutional patch embeddings; 32-64-128 channels as
+  the demo's ResNet, 96 px -> 36 tokens of 128). Convolutions throughout, and its hidden states are
+  token sequences, which LLaVA's projector takes.
+- `llava_levit`: the same with LeViT's convolutional stem as the tower: four 3x3 convolutions of
+  stride 2 (32-64-128-256 channels), each with batch norm, hardswish between; LLaVA reads the stem's
+  output (`vision_feature_layer` -4: 96 px -> 36 tokens of 256), and LeViT's attention stages, which
+  would pool the 6 x 6 grid to 3 x 3, are left unused (depth 0; their pooling layers get no gradient).
 - `llava_siglip`: the same with a SigLIP ViT tower (patch 8: 144 tokens of 128), for the record.
 - `medmllm`: the demo's composite (tiny ResNet, MLP connector, the same decoder shape).
 
@@ -31,6 +39,11 @@ DECODER = {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 3,
 TOWERS = {
     "llava_swin": {"model_type": "swin", "patch_size": 4, "num_channels": 3, "embed_dim": 32, "depths": [1, 1, 1],
                    "num_heads": [2, 4, 8], "window_size": 6},
+    "llava_focal": {"model_type": "focalnet", "embed_dim": 32, "depths": [1, 1, 1], "focal_levels": [2, 2, 2],
+                    "focal_windows": [3, 3, 3], "use_conv_embed": True, "patch_size": 4, "num_channels": 3},
+    "llava_levit": {"model_type": "levit", "hidden_sizes": [256, 256, 256], "num_attention_heads": [4, 4, 4],
+                    "depths": [0, 0, 0], "key_dim": [16, 16, 16], "mlp_ratio": [2, 2, 2], "attention_ratio": [2, 2, 2],
+                    "num_channels": 3, "hidden_size": 256, "feature_layer": -4},
     "llava_siglip": {"model_type": "siglip_vision_model", "hidden_size": 128, "intermediate_size": 256,
                      "num_hidden_layers": 3, "num_attention_heads": 4, "patch_size": 8},
 }

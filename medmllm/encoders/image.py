@@ -30,20 +30,21 @@ class HFVisionEncoder(nn.Module):
         super().__init__()
         self.vision_config = vision_config(config)
         self.model = AutoModel.from_config(self.vision_config)
-        size = getattr(self.vision_config, "image_size", None)
-        patch = getattr(self.vision_config, "patch_size", None)
-        if size and patch and hasattr(self.vision_config, "hidden_size"):  # transformer: a grid of patches
-            self.grid = (size // patch) ** 2
-            self._out_dim = self.vision_config.hidden_size
-        else:  # convnet: infer the grid with one dry run at config time
-            self.grid, self._out_dim = self._probe()
+        self.grid, self._out_dim = self._probe()
 
     def _probe(self) -> tuple[int, int]:
+        """(tokens kept, width), from one dry run: a convnet's map is h*w tokens; of a transformer's sequence,
+        a plain ViT's (size/patch)^2 patch tokens are kept (class/register tokens dropped), while a
+        hierarchical one (Swin, FocalNet) has merged its patches into fewer tokens, all kept."""
         size = getattr(self.vision_config, "image_size", 224)
         with torch.no_grad():
             x = torch.zeros(1, self.vision_config.num_channels, size, size)
             out = self.model(pixel_values=x).last_hidden_state
-        return out.shape[-1] * out.shape[-2], out.shape[1]
+        if out.dim() == 4:  # (1, C, h, w)
+            return out.shape[-1] * out.shape[-2], out.shape[1]
+        patch = getattr(self.vision_config, "patch_size", None)  # (1, T, D)
+        grid = (size // patch) ** 2 if isinstance(patch, int) else out.shape[1]
+        return min(grid, out.shape[1]), out.shape[-1]
 
     @property
     def out_dim(self) -> int:

@@ -13,6 +13,10 @@ VISION = {
             "num_attention_heads": 2, "image_size": 32, "patch_size": 8, "num_channels": 1},
     "dinov2": {"model_type": "dinov2", "hidden_size": 32, "mlp_ratio": 2, "num_hidden_layers": 1,
                "num_attention_heads": 2, "image_size": 32, "patch_size": 8, "num_channels": 3},
+    "swin": {"model_type": "swin", "embed_dim": 8, "depths": [1, 1], "num_heads": [1, 2], "window_size": 4,
+             "patch_size": 4, "image_size": 32, "num_channels": 3},
+    "focalnet": {"model_type": "focalnet", "embed_dim": 8, "depths": [1, 1], "focal_levels": [2, 2],
+                 "focal_windows": [3, 3], "use_conv_embed": True, "patch_size": 4, "image_size": 32, "num_channels": 1},
     "convnext": {"model_type": "convnext", "hidden_sizes": [8, 16], "depths": [1, 1], "num_channels": 3,
                  "num_stages": 2, "image_size": 32},
 }
@@ -24,7 +28,9 @@ def test_hf_vision_families(family):
     channels = VISION[family]["num_channels"]
     out = enc(torch.randn(2, channels, 32, 32))
     assert out.shape == (2, enc.num_patches, enc.out_dim)
-    if family != "convnext":
+    if family in ("swin", "focalnet"):  # hierarchical: 8 x 8 patches of 4 px merged once to 4 x 4, all kept
+        assert (enc.num_patches, enc.out_dim) == (16, 16)
+    elif family != "convnext":
         assert enc.num_patches == 16  # the class token, where there is one, is dropped
 
 

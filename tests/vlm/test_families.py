@@ -127,3 +127,29 @@ def test_loss_weighting_for_a_vlm(medsynth, tmp_path):
     assert code == 0, err
     losses = [h["loss"] for h in json.loads((tmp_path / "run" / "log_history.json").read_text()) if "loss" in h]
     assert sum(losses[-3:]) / 3 < 0.5 * losses[0], losses
+
+
+@pytest.mark.parametrize("tower, tokens", [
+    ({"model_type": "focalnet", "embed_dim": 8, "depths": [1, 1], "focal_levels": [2, 2], "focal_windows": [3, 3],
+      "use_conv_embed": True, "patch_size": 4}, 16),  # 8 x 8 patches merged once; width 16 from the stages
+    ({"model_type": "levit", "hidden_sizes": [16, 16, 16], "num_attention_heads": [2, 2, 2], "depths": [0, 0, 0],
+      "key_dim": [8, 8, 8], "mlp_ratio": [2, 2, 2], "attention_ratio": [2, 2, 2], "hidden_size": 16,
+      "feature_layer": -4}, 4)])  # the convolutional stem: stride 16, 2 x 2 tokens
+def test_llava_with_convolutional_towers(medsynth, tmp_path, tower, tokens):
+    """LLaVA from scratch takes towers whose hidden states are token sequences but whose layers are
+    convolutions (what learns at CPU scale, benchmarks/hf_vlm.md): its projector's width and the tokens
+    per image come out right, and the loss reaches the tower's first convolution."""
+    from medmllm.build import build_model
+    from medmllm.config import ModelConfig, from_dict
+    from medmllm.data.collate import collate
+    from medmllm.data.manifest import ManifestDataset
+
+    folder = build("llava", tmp_path / "scratch", _texts(medsynth), vision={**tower, "num_channels": 3},
+                   image_size=32, vocab=300)
+    model, proc = build_model(from_dict(ModelConfig, {"vlm": str(folder)}))
+    data = ManifestDataset([medsynth / "xray_vqa_train.jsonl"], proc, 256)
+    batch = collate([data[i] for i in range(2)], proc.tokenizer.pad_token_id)
+    assert (batch["input_ids"] == model.config.image_token_id).sum().item() == 2 * tokens
+    model(**batch).loss.backward()
+    first = next(p for n, p in model.model.vision_tower.named_parameters() if p.dim() == 4)  # (out, in, k, k)
+    assert first.grad is not None and first.grad.abs().sum() > 0
