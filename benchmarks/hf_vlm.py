@@ -15,14 +15,17 @@ x-ray VQA, against `MedMLLM` on the same data for the same minutes.
   output (`vision_feature_layer` -4: 96 px -> 36 tokens of 256), and LeViT's attention stages, which
   would pool the 6 x 6 grid to 3 x 3, are left unused (depth 0; their pooling layers get no gradient).
 - `llava_siglip`: the same with a SigLIP ViT tower (patch 8: 144 tokens of 128), for the record.
+- `llava_levit128`: the same stem at half the width (16-32-64-128 channels), for the record.
 - `medmllm`: the demo's composite (tiny ResNet, MLP connector, the same decoder shape).
+- `medmllm_focal`: the demo's composite with `llava_focal`'s tower in place of the ResNet (one grey
+  channel): the same tower in both families, to tell the tower's effect from the family's.
 
 Each arm: SFT on the demo's 2,000 cases (seed 0), 8 questions packed per image, the same
 `--loss-weighting` (the demo's `square` by default), for `--minutes` of training wall time (cosine
 decaying with the clock); scored on a MedSynth set of an unseen seed, the first `--limit` test
 questions, blank image beside.
 
-    .venv/bin/python benchmarks/hf_vlm.py --minutes 15 --arms llava_swin medmllm
+    .venv/bin/python benchmarks/hf_vlm.py --minutes 15 --seeds 0 1 2 --arms llava_levit medmllm
 """
 from __future__ import annotations
 
@@ -43,7 +46,10 @@ TOWERS = {
                     "focal_windows": [3, 3, 3], "use_conv_embed": True, "patch_size": 4, "num_channels": 3},
     "llava_levit": {"model_type": "levit", "hidden_sizes": [256, 256, 256], "num_attention_heads": [4, 4, 4],
                     "depths": [0, 0, 0], "key_dim": [16, 16, 16], "mlp_ratio": [2, 2, 2], "attention_ratio": [2, 2, 2],
-                    "num_channels": 3, "hidden_size": 256, "feature_layer": -4},
+                    "num_channels": 3, "feature_layer": -4},
+    "llava_levit128": {"model_type": "levit", "hidden_sizes": [128, 128, 128], "num_attention_heads": [4, 4, 4],
+                       "depths": [0, 0, 0], "key_dim": [16, 16, 16], "mlp_ratio": [2, 2, 2],
+                       "attention_ratio": [2, 2, 2], "num_channels": 3, "feature_layer": -4},
     "llava_siglip": {"model_type": "siglip_vision_model", "hidden_size": 128, "intermediate_size": 256,
                      "num_hidden_layers": 3, "num_attention_heads": 4, "patch_size": 8},
 }
@@ -62,21 +68,27 @@ def vlm_folder(arm: str, data: Path, out: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser()
     add_common_args(ap, "runs/hf_vlm", 15.0)
-    ap.add_argument("--arms", nargs="*", default=["llava_swin", "medmllm"], choices=[*TOWERS, "medmllm"])
+    ap.add_argument("--arms", nargs="*", default=["llava_levit", "medmllm"],
+                    choices=[*TOWERS, "medmllm", "medmllm_focal"])
     ap.add_argument("--align-minutes", type=float, default=0.0,
                     help="of --minutes, this many first on the reports (align stage, every part trained)")
+    ap.add_argument("--threads", type=int, default=0, help="train.threads of every arm (0: the free cores)")
     ap.add_argument("--loss-weighting", default="square", choices=["token", "square", "turn"],
                     help="train.loss_weighting of every arm (the demo's: square)")
     args = ap.parse_args()
 
     def train_arm(arm: str, seed: int, data: Path, run: Path) -> float:
         config = "medmllm/configs/demo_align.yaml"  # the demo's model
-        if arm != "medmllm":
+        extra = [*COMMON, f"train.seed={seed}", f"train.loss_weighting={args.loss_weighting}",
+                 f"train.threads={args.threads}"]
+        if arm == "medmllm_focal":
+            focal = {**TOWERS["llava_focal"], "num_channels": 1, "image_size": 96}
+            extra.append(f"model.encoders.image.params.config={json.dumps(focal)}")
+        elif arm != "medmllm":
             config = str(args.out / "vlm.yaml")
             (args.out / "vlm.yaml").write_text(json.dumps({"model": {
                 "vlm": str(vlm_folder(arm, data, args.out)), "vlm_inputs": {"image_size": 96}},
                 "train": {"trainable": {"encoders": "full", "connectors": "full", "llm": "full"}}}))
-        extra = [*COMMON, f"train.seed={seed}", f"train.loss_weighting={args.loss_weighting}"]
         start, wall = None, 0.0
         if args.align_minutes:  # first the reports (every finding and its side), then the questions
             wall = train(config, None, [data / "xray_report_train.jsonl"], run.with_name(f"{arm}_align"),

@@ -1,9 +1,11 @@
-"""2D image encoder: any Hugging Face vision backbone (CLIP, SigLIP, ViT, DINOv2, ConvNeXt, ResNet).
+"""2D image encoder: any Hugging Face vision backbone (CLIP, SigLIP, ViT, DINOv2, Swin, FocalNet,
+ConvNeXt, ResNet).
 
 Built from a vision config (a tiny one, or the one read from a hub id / local folder by
-`medmllm.build`); pretrained weights are copied in by `load_pretrained`. Transformer
-backbones give (B, T, D) tokens, of which the leading class/register tokens are dropped;
-convolutional backbones give (B, C, h, w) maps, flattened to (B, h*w, C).
+`medmllm.build`); pretrained weights are copied in by `load_pretrained`. Plain ViTs give (B, T, D)
+tokens, of which the leading class/register tokens are dropped; hierarchical transformers (Swin,
+FocalNet) give fewer, merged tokens, all kept; convolutional backbones give (B, C, h, w) maps,
+flattened to (B, h*w, C). The count is taken from one dry run when the encoder is built.
 """
 from __future__ import annotations
 
@@ -20,6 +22,11 @@ def vision_config(config: dict):
     return getattr(cfg, "vision_config", None) or cfg
 
 
+def _pair(v) -> tuple[int, int]:
+    """An int or an (h, w) pair from a vision config, as (h, w)."""
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
 @ENCODERS.register("hf_vision")
 class HFVisionEncoder(nn.Module):
     """Wraps `AutoModel.from_config(vision_config)`; features from the last hidden layer."""
@@ -33,17 +40,21 @@ class HFVisionEncoder(nn.Module):
         self.grid, self._out_dim = self._probe()
 
     def _probe(self) -> tuple[int, int]:
-        """(tokens kept, width), from one dry run: a convnet's map is h*w tokens; of a transformer's sequence,
-        a plain ViT's (size/patch)^2 patch tokens are kept (class/register tokens dropped), while a
-        hierarchical one (Swin, FocalNet) has merged its patches into fewer tokens, all kept."""
-        size = getattr(self.vision_config, "image_size", 224)
+        """(tokens kept, width), from one dry run in eval mode (batch-norm statistics untouched): a convnet's
+        map is h*w tokens; of a transformer's sequence, a plain ViT's (H/p)*(W/p) patch tokens are kept
+        (class/register tokens dropped), while a hierarchical one (Swin, FocalNet) has merged its patches
+        into fewer tokens, all kept."""
+        h, w = _pair(getattr(self.vision_config, "image_size", 224))
+        was_training = self.model.training
+        self.model.eval()
         with torch.no_grad():
-            x = torch.zeros(1, self.vision_config.num_channels, size, size)
+            x = torch.zeros(1, self.vision_config.num_channels, h, w)
             out = self.model(pixel_values=x).last_hidden_state
+        self.model.train(was_training)
         if out.dim() == 4:  # (1, C, h, w)
             return out.shape[-1] * out.shape[-2], out.shape[1]
         patch = getattr(self.vision_config, "patch_size", None)  # (1, T, D)
-        grid = (size // patch) ** 2 if isinstance(patch, int) else out.shape[1]
+        grid = (h // _pair(patch)[0]) * (w // _pair(patch)[1]) if patch else out.shape[1]
         return min(grid, out.shape[1]), out.shape[-1]
 
     @property

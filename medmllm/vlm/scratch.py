@@ -23,7 +23,9 @@ def chat_template(marker: str) -> str:
 def build(family: str, folder: str | Path, texts: Iterable[str], vision: dict | None = None, text: dict | None = None,
           image_size: int = 64, vocab: int = 1024) -> Path:
     """Save a random `family` model (vision tower and LLM sized by `vision` / `text` overrides) with a
-    `vocab`-entry tokenizer trained on `texts` and its image processor into `folder`; returns it."""
+    `vocab`-entry tokenizer trained on `texts` and its image processor into `folder`; returns it.
+    LLaVA's `vision` may be any vision config whose hidden states are token sequences (SigLIP, Swin,
+    FocalNet, LeViT) and may name `feature_layer`, the hidden state its projector reads (default -1)."""
     spec = FAMILIES.get(family)
     if spec.scratch is None:
         raise MedMLLMError(f"VLM family {family!r} has no from-scratch builder")

@@ -133,7 +133,7 @@ def test_loss_weighting_for_a_vlm(medsynth, tmp_path):
     ({"model_type": "focalnet", "embed_dim": 8, "depths": [1, 1], "focal_levels": [2, 2], "focal_windows": [3, 3],
       "use_conv_embed": True, "patch_size": 4}, 16),  # 8 x 8 patches merged once; width 16 from the stages
     ({"model_type": "levit", "hidden_sizes": [16, 16, 16], "num_attention_heads": [2, 2, 2], "depths": [0, 0, 0],
-      "key_dim": [8, 8, 8], "mlp_ratio": [2, 2, 2], "attention_ratio": [2, 2, 2], "hidden_size": 16,
+      "key_dim": [8, 8, 8], "mlp_ratio": [2, 2, 2], "attention_ratio": [2, 2, 2],
       "feature_layer": -4}, 4)])  # the convolutional stem: stride 16, 2 x 2 tokens
 def test_llava_with_convolutional_towers(medsynth, tmp_path, tower, tokens):
     """LLaVA from scratch takes towers whose hidden states are token sequences but whose layers are
@@ -153,3 +153,15 @@ def test_llava_with_convolutional_towers(medsynth, tmp_path, tower, tokens):
     model(**batch).loss.backward()
     first = next(p for n, p in model.model.vision_tower.named_parameters() if p.dim() == 4)  # (out, in, k, k)
     assert first.grad is not None and first.grad.abs().sum() > 0
+
+
+def test_llava_tower_errors(medsynth, tmp_path):
+    """A tower LLaVA cannot read is one line naming the key: layer 0, or hidden states that are maps."""
+    from medmllm.errors import MedMLLMError
+
+    with pytest.raises(MedMLLMError, match="'feature_layer': 0"):
+        build("llava", tmp_path / "a", _texts(medsynth), vision={"feature_layer": 0}, image_size=32, vocab=300)
+    resnet = {"model_type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "num_channels": 3}
+    with pytest.raises(MedMLLMError, match="'resnet'.*not token sequences"):
+        build("llava", tmp_path / "b", _texts(medsynth), vision=resnet, image_size=32, vocab=300)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
