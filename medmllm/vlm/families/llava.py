@@ -37,7 +37,10 @@ def _width(vision: dict, layer: int, image_size: int) -> int:
     tower = AutoModel.from_config(config).eval()
     with torch.no_grad():
         states = tower(torch.zeros(1, config.num_channels, image_size, image_size), output_hidden_states=True)
-    if getattr(states, "hidden_states", None) is None or states.hidden_states[layer].dim() != 3:
+    count = len(getattr(states, "hidden_states", None) or ())
+    if not -count <= layer < count:
+        raise MedMLLMError(f"vision key 'feature_layer': {layer} is not one of the tower's {count} hidden states")
+    if states.hidden_states[layer].dim() != 3:
         raise MedMLLMError(f"vision model_type {vision['model_type']!r}: its hidden states are not token "
                            "sequences, which LLaVA's projector needs")
     return states.hidden_states[layer].shape[-1]
