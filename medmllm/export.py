@@ -99,8 +99,11 @@ def check_llava(config: dict, where: str | Path) -> None:
     connector = (connectors.get("image") or {}).get("name")
     if connector not in CONNECTORS:
         raise MedMLLMError(f"{where}: hf-llava cannot hold the '{connector}' image connector; {NEEDS}")
-    if ((connectors.get("image") or {}).get("params") or {}).get("positions"):
+    params = (connectors.get("image") or {}).get("params") or {}
+    if params.get("positions"):
         raise MedMLLMError(f"{where}: hf-llava's projector has no position table (connectors.image.params.positions)")
+    if params.get("regions"):
+        raise MedMLLMError(f"{where}: hf-llava's projector has no region-summary token (connectors.image.params.regions)")
     llm = (config.get("text_config") or {}).get("model_type")
     if llm not in LLMS:
         raise MedMLLMError(f"{where}: hf-llava cannot hold the {llm!r} LLM; {NEEDS}")

@@ -300,7 +300,9 @@ def _set(path, value):
     (_set(("encoders", "image", "params", "config", "num_channels"), 2),
      "hf-llava cannot hold a 2-channel image tower; image processors give grey (1) or RGB (3) images"),
     (_set(("text_config", "model_type"), "gemma"), "hf-llava cannot hold the 'gemma' LLM; export needs"),
-], ids=["volume", "ecg", "resampler", "pool", "resnet", "siglip2", "2-channels", "gemma"])
+    (_set(("connectors", "image", "params"), {"positions": True}), "hf-llava's projector has no position table"),
+    (_set(("connectors", "image", "params"), {"regions": 2}), "hf-llava's projector has no region-summary token"),
+], ids=["volume", "ecg", "resampler", "pool", "resnet", "siglip2", "2-channels", "gemma", "positions", "regions"])
 def test_parts_the_format_cannot_hold_are_refused(edit, expected, trained, tmp_path, capsys):
     folder = _edited(trained, tmp_path / "model", edit)
     code, _, err = run_cli(capsys, "export", folder, tmp_path / "out", "--format", "hf-llava")

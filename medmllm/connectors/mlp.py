@@ -9,6 +9,12 @@ the left half", which survive the LLM's averaging over tokens: measured on the d
 pneumothorax or effusion is read perfectly from the image tokens by place, but only at 0.70-0.90 from
 their mean. Over three demo training seeds the table gave no measurable gain (`benchmarks/demo.md`),
 so the demo leaves it off.
+
+`regions: g` appends one summary token: the encoder's square token grid average-pooled to g x g
+regions, the g^2 region means concatenated (g^2 * d_enc) and projected by a Linear -> GELU -> Linear
+of its own, as spatial pyramid pooling (He et al. 2014) keeps a coarse layout in one vector. Where a
+finding is then is *what* that token holds (which block of its input carries it), so the LLM reads
+"left" or "right" by content, linearly, without having to attend by place (`benchmarks/demo.md`).
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from . import CONNECTORS
 
@@ -39,32 +46,44 @@ def grid_positions(n: int, dim: int) -> torch.Tensor:
 
 class _TokenWise(nn.Module):
     """A per-token projection `proj` of N tokens, plus an optional learned (N, d_enc) position table
-    added to the features in front of it."""
+    added to the features in front of it, and an optional region-summary token after them (M = N + 1)."""
 
-    def __init__(self, proj: nn.Module, in_dim: int, in_tokens: int, positions: bool):
+    def __init__(self, proj: nn.Module, in_dim: int, out_dim: int, in_tokens: int, positions: bool, regions: int):
         super().__init__()
-        self.num_tokens = in_tokens
+        side = math.isqrt(in_tokens)
+        if regions and not (side * side == in_tokens and 0 < regions <= side):
+            raise ValueError(f"connector regions: needs a square token grid and 1 <= regions <= its side; "
+                             f"got {in_tokens} tokens and regions {regions}")
+        self.num_tokens = in_tokens + (1 if regions else 0)
         self.proj = proj
         self.positions = nn.Parameter(grid_positions(in_tokens, in_dim)) if positions else None
+        self.regions, self.side = regions, side
+        self.summary = (nn.Sequential(nn.Linear(regions * regions * in_dim, out_dim), nn.GELU(),
+                                      nn.Linear(out_dim, out_dim)) if regions else None)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        if self.positions is not None:
-            features = features + self.positions  # (B, N, d_enc)
-        return self.proj(features)  # (B, N, d_enc) -> (B, N, d_llm)
+        tokens = self.proj(features if self.positions is None else features + self.positions)  # (B, N, d_llm)
+        if self.summary is None:
+            return tokens
+        b, n, d = features.shape
+        grid = features.transpose(1, 2).reshape(b, d, self.side, self.side)  # (B, d_enc, s, s), row-major
+        pooled = F.adaptive_avg_pool2d(grid, self.regions)  # (B, d_enc, g, g)
+        summary = self.summary(pooled.permute(0, 2, 3, 1).reshape(b, 1, -1))  # (B, 1, g*g*d_enc) -> (B, 1, d_llm)
+        return torch.cat([tokens, summary], dim=1)  # (B, N + 1, d_llm)
 
 
 @CONNECTORS.register("linear")
 class LinearConnector(_TokenWise):
     """One linear map per token (LLaVA-1.0)."""
 
-    def __init__(self, in_dim: int, out_dim: int, in_tokens: int, positions: bool = False):
-        super().__init__(nn.Linear(in_dim, out_dim), in_dim, in_tokens, positions)
+    def __init__(self, in_dim: int, out_dim: int, in_tokens: int, positions: bool = False, regions: int = 0):
+        super().__init__(nn.Linear(in_dim, out_dim), in_dim, out_dim, in_tokens, positions, regions)
 
 
 @CONNECTORS.register("mlp2x_gelu")
 class MLPConnector(_TokenWise):
     """Linear -> GELU -> Linear per token (LLaVA-1.5, LLaVA-Med)."""
 
-    def __init__(self, in_dim: int, out_dim: int, in_tokens: int, positions: bool = False):
+    def __init__(self, in_dim: int, out_dim: int, in_tokens: int, positions: bool = False, regions: int = 0):
         super().__init__(nn.Sequential(nn.Linear(in_dim, out_dim), nn.GELU(), nn.Linear(out_dim, out_dim)),
-                         in_dim, in_tokens, positions)
+                         in_dim, out_dim, in_tokens, positions, regions)

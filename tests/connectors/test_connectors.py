@@ -91,3 +91,29 @@ def test_position_table_survives_a_model_build_and_save(tmp_path):
     torch.testing.assert_close(loaded.connectors["image"].positions, table)
     with pytest.raises(MedMLLMError, match=r"connectors\.image\.params\.positions"):
         check_llava(source_config(tmp_path / "m"), tmp_path / "m")
+
+
+def test_regions_append_one_summary_token_of_the_pooled_regions():
+    """`regions: 2` appends one token: the 6 x 6 grid's four 3 x 3 region means, concatenated in
+    row-major order (top-left, top-right, bottom-left, bottom-right), through the summary MLP. Checked
+    against that computed by hand; a finding in the left or the right half changes which block of the
+    summary's input carries it, so the token differs (the grid tokens' mean would not); a non-square
+    grid or too many regions is refused."""
+    torch.manual_seed(0)
+    conn = CONNECTORS.get("mlp2x_gelu")(24, 40, 36, regions=2)
+    assert conn.num_tokens == 37
+    x = torch.randn(2, 36, 24)
+    y = conn(x)
+    assert y.shape == (2, 37, 40)
+    torch.testing.assert_close(y[:, :36], conn.proj(x))
+    grid = x.reshape(2, 6, 6, 24)
+    blocks = [grid[:, r:r + 3, c:c + 3].mean((1, 2)) for r in (0, 3) for c in (0, 3)]  # 4 x (2, 24)
+    torch.testing.assert_close(y[:, 36], conn.summary(torch.cat(blocks, dim=1)))
+    background, finding = torch.randn(24), 3 * torch.randn(24)
+    left, right = background.repeat(1, 36, 1), background.repeat(1, 36, 1)
+    left[0, 2 * 6 + 1], right[0, 2 * 6 + 4] = finding, finding
+    assert (conn(left)[0, 36] - conn(right)[0, 36]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="square token grid"):
+        CONNECTORS.get("mlp2x_gelu")(24, 40, 20, regions=2)
+    with pytest.raises(ValueError, match="1 <= regions <= its side"):
+        CONNECTORS.get("linear")(24, 40, 36, regions=7)
