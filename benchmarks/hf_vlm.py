@@ -54,7 +54,7 @@ TOWERS = {
                      "num_hidden_layers": 3, "num_attention_heads": 4, "patch_size": 8},
 }
 COMMON = ["train.stage=sft", "data.pack_turns=8", "train.warmup_ratio=0.05", "train.save_steps=100000",
-          "train.batch_size=16", "train.learning_rate=5e-4"]
+          "train.batch_size=16", "train.processes=1", "train.learning_rate=5e-4"]
 
 
 def vlm_folder(arm: str, data: Path, out: Path) -> Path:

@@ -31,10 +31,10 @@ def arms(smollm2: Path) -> dict[str, list[str]]:
     from medmllm.llm.packaged import PACKAGED
 
     return {
-        "tiny": ["train.learning_rate=5e-4", "train.batch_size=16"],
+        "tiny": ["train.learning_rate=5e-4", "train.batch_size=16", "train.processes=1"],
         "smollm2": [f"model.llm.pretrained={smollm2}", f"model.llm.gguf_file={PACKAGED['smollm2-135m'].file_name}",
                     "model.llm.config={}", "train.trainable.llm=lora", "train.lora.r=16", "train.learning_rate=1e-3",
-                    "train.batch_size=4"],
+                    "train.batch_size=4", "train.processes=1"],
     }
 
 

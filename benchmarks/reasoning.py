@@ -34,10 +34,12 @@ from _arms import checkpoints, step_of, train  # noqa: E402
 
 TRAIN_FAMILIES = ("ctr_above_0.5", "nodule_gt_20mm")
 HELD_OUT = ("ctr_value", "nodules_left_gt_right")
+ONE_PROCESS = ("train.processes=1", "train.batch_size=16")  # as recorded (the demo configs now train in 2)
 ECG = {"name": "vit1d", "params": {"leads": 12, "samples": 5000, "patch_size": 100, "hidden_size": 64,
                                    "mlp_dim": 128, "num_layers": 2}}
 ARMS = {
-    "sft": ("medmllm/configs/demo_sft.yaml", ["train.learning_rate=1e-4", "train.warmup_ratio=0"]),
+    "sft": ("medmllm/configs/demo_sft.yaml", ["train.learning_rate=1e-4", "train.warmup_ratio=0",
+                                               "train.processes=1", "train.batch_size=16"]),
     "grpo": ("medmllm/configs/demo_grpo.yaml", ["train.grpo.rewards={format: 0.2, answer_match: 0.8}"]),
 }
 
@@ -112,13 +114,13 @@ def start_model(out: Path, n: int, n_ecg: int) -> tuple[Path, dict[str, Path], d
         encoders = [f"model.encoders.ecg={json.dumps(ECG)}", "model.connectors.ecg={name: mlp2x_gelu}"]
         t = time.perf_counter()
         cli("train", "medmllm/configs/demo_align.yaml", f"data.train=[{','.join(map(str, reports))}]", *encoders,
-            f"train.output_dir={out / 'start' / 'align'}", "train.epochs=2")
+            f"train.output_dir={out / 'start' / 'align'}", "train.epochs=2", *ONE_PROCESS)
         times["align_seconds"] = round(time.perf_counter() - t, 1)
         sft = [x / "xray_vqa_train.jsonl", e / "ecg_vqa_train.jsonl", reason_train, *reports]
         t = time.perf_counter()
         cli("train", "medmllm/configs/demo_sft.yaml", f"data.train=[{','.join(map(str, sft))}]",
             f"train.init_from={out / 'start' / 'align' / 'model'}", f"train.output_dir={out / 'start' / 'sft'}",
-            "train.epochs=3")
+            "train.epochs=3", *ONE_PROCESS)
         times["sft_seconds"] = round(time.perf_counter() - t, 1)
     return model, {"reason_train": reason_train, **tests}, times
 

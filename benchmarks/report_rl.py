@@ -26,7 +26,8 @@ SCORES = ("chexpert_f1_14_micro", "chexpert_f1_14_macro", "chexpert_f1_5_micro",
 ARMS = {
     "grpo": ("medmllm/configs/demo_grpo.yaml",
              ["train.grpo.think=false", "train.grpo.max_new_tokens=128", "train.grpo.rewards={report_labels: 1.0}"]),
-    "sft": ("medmllm/configs/demo_sft.yaml", ["train.learning_rate=1e-4", "train.warmup_ratio=0"]),
+    "sft": ("medmllm/configs/demo_sft.yaml", ["train.learning_rate=1e-4", "train.warmup_ratio=0",
+                                               "train.processes=1", "train.batch_size=16"]),
 }
 
 

@@ -266,7 +266,11 @@ class TrainConfig:
     decays to 0 by the time limit even when `max_steps` is out of reach. Checkpoints record the time
     spent, so a `--resume`d run continues the budget rather than starting it again."""
     batch_size: int = 8
-    """Samples per device per step."""
+    """Samples per device (per process) per step; the global batch is `batch_size` x `processes` x `grad_accum`."""
+    processes: int = 1
+    """Data-parallel training processes on this machine (DDP: gloo on a CPU; NCCL on GPUs, untested), started as
+    `torchrun --nproc_per_node` would start them (`recipes/_processes.py`); rank 0 writes the run. Stages
+    `align` and `sft`. On a CPU, two one-thread processes outrun one two-thread process on a tiny model."""
     grad_accum: int = 1
     """Gradient accumulation steps."""
     seed: int = 0
@@ -317,6 +321,10 @@ class TrainConfig:
             at_least(name, getattr(self, name), 1)
         below("seed", self.seed, 0, 2**32)
         non_negative("threads", self.threads)
+        at_least("processes", self.processes, 1)
+        if self.processes > 1 and self.stage not in ("align", "sft"):
+            raise FieldError("processes", f"more than one process is supported for stages align and sft, "
+                             f"not {self.stage!r} (its rollouts and pairs run in one process)")
 
     def _check_trainable(self) -> None:
         """Policies and parts of `trainable`; whether the model has a named modality is checked when it is built."""

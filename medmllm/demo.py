@@ -27,10 +27,18 @@ class DemoSize:
     sft_epochs: float
     eval_limit: int | None
     """Records per test manifest evaluated (None: all)."""
+    processes: int | None
+    """Training processes (None: the configs' `train.processes`); the global batch is kept."""
+    minutes: float | None
+    """Wall-time budget of the whole demo (None: none). The SFT stage gets what synth and align leave,
+    less `RESERVE` seconds, as `train.max_minutes`: its cosine schedule then ends on the clock, and it
+    stops at `sft_epochs` if that comes first (`benchmarks/demo.md`)."""
 
 
-FULL = DemoSize(cases=2000, align_epochs=2, sft_epochs=3, eval_limit=None)
-QUICK = DemoSize(cases=160, align_epochs=1, sft_epochs=1, eval_limit=24)
+RESERVE = 100.0
+"""Seconds kept back from the SFT budget: its start (processes, data packing), the save and the evaluation."""
+FULL = DemoSize(cases=2000, align_epochs=2, sft_epochs=4, eval_limit=None, processes=None, minutes=10)
+QUICK = DemoSize(cases=160, align_epochs=1, sft_epochs=1, eval_limit=24, processes=1, minutes=None)
 
 
 def run_demo(out: str | Path, quick: bool = False, seed: int = 0) -> dict:
@@ -47,14 +55,19 @@ def run_demo(out: str | Path, quick: bool = False, seed: int = 0) -> dict:
     align = load_config(CONFIGS / "demo_align.yaml")
     align.data.train = [str(data / "xray_report_train.jsonl")]
     align.train.output_dir, align.train.epochs, align.train.seed = str(out / "align"), size.align_epochs, seed
-    run(align)
+    run(_processes(align, size.processes))
 
     print("[3/5] sft: closed/open questions, worked reasoning and reports")
     sft = load_config(CONFIGS / "demo_sft.yaml")
     sft.data.train = [str(data / f"xray_{task}_train.jsonl") for task in ("vqa", "reason", "report")]
     sft.train.init_from, sft.train.output_dir = str(out / "align" / "model"), str(out / "sft")
     sft.train.epochs, sft.train.seed = size.sft_epochs, seed
-    run(sft)
+    if size.minutes:
+        left = size.minutes * 60 - (time.perf_counter() - t0) - RESERVE
+        sft.train.max_minutes = max(left, 60.0) / 60
+        print(f"      at most {sft.train.epochs:g} epochs in {sft.train.max_minutes * 60:.0f} s of training "
+              f"(the demo's {size.minutes:g} minutes, less what came before and {RESERVE:.0f} s for the rest)")
+    sft_metrics = run(_processes(sft, size.processes))
     _publish(out / "sft" / "model", out / "model")
     _loss_figure(out)
 
@@ -63,6 +76,8 @@ def run_demo(out: str | Path, quick: bool = False, seed: int = 0) -> dict:
     tests = [data / "xray_vqa_test.jsonl", data / "xray_report_test.jsonl", data / "xray_reason_test.jsonl"]
     results = evaluate(engine, tests, out, limit=size.eval_limit, model_name=str(out / "model"))
     results["demo"] = {"quick": quick, "cases": size.cases, "seed": seed,
+                       "sft_epochs": round(sft_metrics.get("epoch", 0), 2),
+                       "sft_seconds": round(sft_metrics.get("train_runtime", 0), 1),
                        "wall_seconds": round(time.perf_counter() - t0, 1)}
     atomic_write(out / "results.json", json.dumps(results, indent=2))
 
@@ -74,6 +89,14 @@ def run_demo(out: str | Path, quick: bool = False, seed: int = 0) -> dict:
           f"(blank images {vqa['blank_scores'].get('closed_accuracy', float('nan')):.3f}); "
           f"{results['demo']['wall_seconds']:.0f} s in all; everything is in {out}/")
     return results
+
+
+def _processes(cfg, n: int | None):
+    """`cfg` trained in `n` processes (None: as it says), with the same global batch."""
+    if n is not None and n != cfg.train.processes:
+        cfg.train.batch_size = cfg.train.batch_size * cfg.train.processes // n
+        cfg.train.processes = n
+    return cfg
 
 
 def _publish(src: Path, dst: Path) -> None:

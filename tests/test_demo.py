@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def test_quick_demo(tmp_path):
     out = tmp_path / "demo"
@@ -14,6 +16,7 @@ def test_quick_demo(tmp_path):
         assert (out / name).is_file(), name
     results = json.loads((out / "results.json").read_text())
     assert results["demo"]["seed"] == 3  # the training seed reaches both stages
+    assert results["demo"]["sft_epochs"] == pytest.approx(1.0, abs=0.05)
     for stage in ("align", "sft"):
         assert json.loads((out / stage / "model" / "run_config.json").read_text())["train"]["seed"] == 3
     vqa = results["tasks"]["xray_vqa_test"]

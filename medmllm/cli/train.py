@@ -17,9 +17,12 @@ def train(config: Annotated[Path, typer.Argument(help="YAML run config.")],
     """Train one stage from a YAML config (`train.stage`: a recipe of medmllm/recipes/, e.g. align, sft, dpo, grpo)."""
     from ..config import load_config
     from ..recipes import run
+    from ..recipes._processes import is_main
 
     cfg = load_config(config, (overrides or []) + ([f"data.on_error={on_error}"] if on_error else []))
     metrics = run(cfg, resume=resume)
+    if not is_main():  # one of torchrun's processes: rank 0 reports
+        return
     print(f"train loss {metrics.get('train_loss', float('nan')):.4f} in {metrics.get('train_runtime', 0):.1f} s")
     if metrics.get("skipped_records"):
         print(f"skipped {metrics['skipped_records']} bad record(s)")

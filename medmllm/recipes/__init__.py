@@ -12,9 +12,14 @@ import_modules(__name__, __path__)  # each stage file registers itself
 
 
 def run(cfg, resume: bool = False):
-    """Run the recipe named by `cfg.train.stage`."""
+    """Run the recipe named by `cfg.train.stage`, in `cfg.train.processes` processes when that is over 1
+    (and this is not already one of them)."""
+    from ._processes import launch, world_size
+
     try:
         recipe = RECIPES.get(cfg.train.stage)
     except MedMLLMError as e:
         raise MedMLLMError(f"config key 'train.stage': {e}") from None
+    if cfg.train.processes > 1 and world_size() == 1:
+        return launch(cfg, resume)
     return recipe(cfg, resume=resume)

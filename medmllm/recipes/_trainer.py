@@ -34,6 +34,7 @@ from ..llm.loss import POWERS, causal_lm_loss
 from ..lora import apply_lora, is_adapter_folder, is_peft_model, save_adapter
 from ..model import MedMLLM
 from ..threads import adjust as adjust_threads
+from ._processes import is_main, world_size
 from ..vlm import family_of
 
 
@@ -68,9 +69,9 @@ def build(cfg: RunConfig, default_policy: dict[str, str], resume: bool = False, 
     data = {split: dataset_cls(paths, processor, cfg.data.max_length, cfg.data.on_error, cfg.data.pack_turns)
             for split, paths in (("train", cfg.data.train), ("eval", cfg.data.eval)) if paths}
     for split, ds in data.items():
-        if ds.skipped:
+        if ds.skipped and is_main():
             print(f"{split}: skipped {len(ds.skipped)} bad record(s); first: {ds.skipped[0]}")
-    if saved_base:
+    if saved_base and is_main():
         _save_folder(base, model, processor)
     model = set_trainable(model, policy, cfg.train.lora, base=base)
     return model, processor, data
@@ -131,8 +132,9 @@ def set_trainable(model, policy: dict[str, str], lora: LoraSpec | None = None, b
     if "lora" in units.values():
         lora = lora or LoraSpec()
         extra = f"; {'DoRA' if lora.use_dora else 'LoRA'} r={lora.r} alpha={lora.alpha:g} dropout={lora.dropout:g}"
-    print(f"trainable parameters: {trainable:,} of {sum(p.numel() for p in model.parameters()):,} "
-          f"({', '.join(f'{k}={v}' for k, v in policy.items())}{extra})")
+    if is_main():
+        print(f"trainable parameters: {trainable:,} of {sum(p.numel() for p in model.parameters()):,} "
+              f"({', '.join(f'{k}={v}' for k, v in policy.items())}{extra})")
     return model
 
 
@@ -274,8 +276,10 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
         torch_compile=t.compile, dataloader_persistent_workers=cfg.data.num_workers > 0,
         dataloader_pin_memory=torch.cuda.is_available(), bf16=t.precision == "bf16", fp16=t.precision == "fp16",
         gradient_checkpointing=t.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None)
-    core = model.get_base_model() if is_peft_model(model) else model
+        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        # every trainable MedMLLM parameter gets a gradient (tests/test_model.py); a HF VLM may have unused ones
+        ddp_find_unused_parameters=False if isinstance(_core(model), MedMLLM) else None)
+    core = _core(model)
     if not isinstance(core, MedMLLM) and t.loss_weighting != "token":  # a VLM: weighted from its full logits
         trainer_kwargs.setdefault("compute_loss_func", partial(causal_lm_loss, power=POWERS[t.loss_weighting]))
     if isinstance(core, MedMLLM):
@@ -291,6 +295,8 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
         trainer_cls = length_grouped(trainer_cls)
     trainer = trainer_cls(model=model, args=args, train_dataset=data["train"], eval_dataset=data.get("eval"),
                           processing_class=processor.tokenizer, **trainer_kwargs)
+    if world_size() > 1:
+        same_in_every_process(processor.tokenizer, data["train"])
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ProgressWithThroughput())
     trainer.add_callback(ThreadsPerStep(cfg.train.threads))
@@ -299,9 +305,28 @@ def train(cfg: RunConfig, model: MedMLLM, processor, data: dict, resume: bool = 
     result = trainer.train(resume_from_checkpoint=checkpoint)
     metrics = dict(result.metrics)
     metrics["skipped_records"] = sum(len(ds.skipped) for ds in data.values())
-    plot_loss(trainer.state.log_history, out / "loss.png")
-    atomic_write(out / "log_history.json", json.dumps(trainer.state.log_history, indent=1))
+    if is_main():
+        plot_loss(trainer.state.log_history, out / "loss.png")
+        atomic_write(out / "log_history.json", json.dumps(trainer.state.log_history, indent=1))
     return metrics
+
+
+def _core(model):
+    return model.get_base_model() if is_peft_model(model) else model
+
+
+def same_in_every_process(tokenizer, dataset) -> None:
+    """Under DDP every process builds its own tokenizer (a tiny model trains one from the data) and
+    packs its own samples; DDP makes the weights equal, not these. Refuse a run where they differ."""
+    import hashlib
+
+    vocab = hashlib.sha256(json.dumps(tokenizer.get_vocab(), sort_keys=True).encode()).hexdigest()
+    mine = (vocab, len(dataset))
+    every = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(every, mine)
+    if any(other != mine for other in every):
+        raise MedMLLMError(f"training processes built different tokenizers or data sets ({every}); "
+                           "run with train.processes 1")
 
 
 def plot_loss(history: list[dict], path: Path) -> None:
@@ -327,6 +352,8 @@ def save(cfg: RunConfig, model: MedMLLM, processor, metrics: dict) -> Path:
     """Final model + processor to `<output_dir>/model` (written beside, then renamed into place);
     a LoRA run saves its adapters only, pointing at its base (see `lora_base`)."""
     final = Path(cfg.train.output_dir) / "model"
+    if not is_main():
+        return final
     with atomic_folder(final) as tmp:
         if is_peft_model(model):
             save_adapter(model, tmp, _run_base(cfg), final=final)
