@@ -2,9 +2,10 @@
 `torchrun --nproc_per_node N` would, and waits for them.
 
 Each process sets the environment torchrun sets (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR/PORT on
-loopback) and runs the same recipe; the HF Trainer then joins the process group (gloo on a CPU; on GPUs
-the Trainer's NCCL, not tested here), wraps the model in DDP (rank 0's weights broadcast to all), gives every process its own
-`batch_size` samples of each step (the global batch is `batch_size` x N) and averages the gradients.
+loopback) and runs the same recipe; the HF Trainer then joins the process group (gloo on a CPU; on
+GPUs the Trainer's NCCL, not tested here), wraps the model in DDP (rank 0's weights broadcast to
+all), gives every process its own `batch_size` samples of each step (the global batch is
+`batch_size` x N) and averages the gradients.
 Only rank 0 writes the run's artifacts (`is_main`): checkpoints (the Trainer), the final model, the
 log and the loss plot. Started with `torchrun` instead, a recipe finds the environment already set and
 runs as one of its processes.

@@ -34,8 +34,8 @@ from ..llm.loss import POWERS, causal_lm_loss
 from ..lora import apply_lora, is_adapter_folder, is_peft_model, save_adapter
 from ..model import MedMLLM
 from ..threads import adjust as adjust_threads
-from ._processes import is_main, world_size
 from ..vlm import family_of
+from ._processes import is_main, world_size
 
 
 def training_texts(manifests: list[str]) -> list[str]:
