@@ -81,6 +81,8 @@ def tables(summary: dict) -> str:
 
 
 def main() -> None:
+    from medmllm.files import atomic_write
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("runs/demo_seeds"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -95,7 +97,7 @@ def main() -> None:
         summary["runs"][str(seed)] = {
             "demo": demo_row(run),
             "unseen": {str(s): score(run / "model", data[s], run / f"eval_unseen{s}") for s in args.unseen}}
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        atomic_write(args.out / "summary.json", json.dumps(summary, indent=2))
     print(tables(summary))
 
 

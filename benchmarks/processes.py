@@ -42,8 +42,10 @@ def main() -> None:
             results[arm].append({"steps_per_second": metrics["train_steps_per_second"],
                                  "command_seconds": round(time.perf_counter() - t, 1)})
             print(arm, results[arm][-1], flush=True)
+    from medmllm.files import atomic_write
+
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "processes.json").write_text(json.dumps(results, indent=2))
+    atomic_write(args.out / "processes.json", json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
