@@ -17,11 +17,14 @@ two one-thread processes against 2.65-2.7 in one process with two threads (`benc
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import time
+from pathlib import Path
 
 from ..errors import MedMLLMError
+from ..threads import cores
 
 
 def world_size() -> int:
@@ -41,7 +44,7 @@ def launch(cfg, resume: bool) -> dict:
 
     n = cfg.train.processes
     if cfg.train.threads == 0:  # the cores shared out, rather than each process finding the others busy
-        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=max(1, (os.cpu_count() or 1) // n)))
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, threads=max(1, cores() // n)))
     ctx = mp.get_context("spawn")
     errors = ctx.SimpleQueue()
     port = _free_port()
@@ -62,9 +65,6 @@ def launch(cfg, resume: bool) -> dict:
     if failed:
         message = errors.get()[1] if not errors.empty() else f"a training process ended with code {failed[0]}"
         raise MedMLLMError(message)
-    import json
-    from pathlib import Path
-
     return json.loads((Path(cfg.train.output_dir) / "model" / "train_metrics.json").read_text())
 
 
