@@ -104,6 +104,9 @@ def check_llava(config: dict, where: str | Path) -> None:
         raise MedMLLMError(f"{where}: hf-llava's projector has no position table (connectors.image.params.positions)")
     if params.get("regions"):
         raise MedMLLMError(f"{where}: hf-llava's projector has no region-summary token (connectors.image.params.regions)")
+    if params.get("order", "rows") != "rows":
+        raise MedMLLMError(f"{where}: hf-llava's projector keeps the tower's row-major token order "
+                           "(connectors.image.params.order)")
     llm = (config.get("text_config") or {}).get("model_type")
     if llm not in LLMS:
         raise MedMLLMError(f"{where}: hf-llava cannot hold the {llm!r} LLM; {NEEDS}")

@@ -302,7 +302,10 @@ def _set(path, value):
     (_set(("text_config", "model_type"), "gemma"), "hf-llava cannot hold the 'gemma' LLM; export needs"),
     (_set(("connectors", "image", "params"), {"positions": True}), "hf-llava's projector has no position table"),
     (_set(("connectors", "image", "params"), {"regions": 2}), "hf-llava's projector has no region-summary token"),
-], ids=["volume", "ecg", "resampler", "pool", "resnet", "siglip2", "2-channels", "gemma", "positions", "regions"])
+    (_set(("connectors", "image", "params"), {"order": "columns"}),
+     "hf-llava's projector keeps the tower's row-major token order"),
+], ids=["volume", "ecg", "resampler", "pool", "resnet", "siglip2", "2-channels", "gemma", "positions", "regions",
+        "columns"])
 def test_parts_the_format_cannot_hold_are_refused(edit, expected, trained, tmp_path, capsys):
     folder = _edited(trained, tmp_path / "model", edit)
     code, _, err = run_cli(capsys, "export", folder, tmp_path / "out", "--format", "hf-llava")

@@ -15,6 +15,11 @@ regions, the g^2 region means concatenated (g^2 * d_enc) and projected by a Line
 of its own, as spatial pyramid pooling (He et al. 2014) keeps a coarse layout in one vector. Where a
 finding is then is *what* that token holds (which block of its input carries it), so the LLM reads
 "left" or "right" by content, linearly, without having to attend by place (`benchmarks/demo.md`).
+
+`order: columns` hands the grid to the LLM column by column, so the image's left half is the first
+half of the tokens (a threshold on a token's index rather than the index modulo the grid's width).
+Neither it, the table nor the summary token taught the demo the sides: the cause was elsewhere
+(packed questions that saw each other's answers, `benchmarks/demo.md`).
 """
 from __future__ import annotations
 
@@ -48,12 +53,17 @@ class _TokenWise(nn.Module):
     """A per-token projection `proj` of N tokens, plus an optional learned (N, d_enc) position table
     added to the features in front of it, and an optional region-summary token after them (M = N + 1)."""
 
-    def __init__(self, proj: nn.Module, in_dim: int, out_dim: int, in_tokens: int, positions: bool, regions: int):
+    def __init__(self, proj: nn.Module, in_dim: int, out_dim: int, in_tokens: int, positions: bool, regions: int,
+                 order: str = "rows"):
         super().__init__()
         side = math.isqrt(in_tokens)
         if regions and not (side * side == in_tokens and 0 < regions <= side):
             raise ValueError(f"connector regions: needs a square token grid and 1 <= regions <= its side; "
                              f"got {in_tokens} tokens and regions {regions}")
+        if order not in ("rows", "columns") or (order == "columns" and side * side != in_tokens):
+            raise ValueError(f"connector order: 'rows', or 'columns' on a square token grid; got {order!r} "
+                             f"for {in_tokens} tokens")
+        self.order = order
         self.num_tokens = in_tokens + (1 if regions else 0)
         self.proj = proj
         self.positions = nn.Parameter(grid_positions(in_tokens, in_dim)) if positions else None
@@ -61,11 +71,20 @@ class _TokenWise(nn.Module):
         self.summary = (nn.Sequential(nn.Linear(regions * regions * in_dim, out_dim), nn.GELU(),
                                       nn.Linear(out_dim, out_dim)) if regions else None)
 
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """The position table back to its sine-cosine start (also where a checkpoint saved without it is
+        loaded into a model with it: transformers leaves a missing parameter uninitialised otherwise)."""
+        if self.positions is not None:
+            self.positions.copy_(grid_positions(*self.positions.shape))
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         tokens = self.proj(features if self.positions is None else features + self.positions)  # (B, N, d_llm)
+        b, n, d = features.shape
+        if self.order == "columns":  # the grid read column by column: the image's left half comes first
+            tokens = tokens.reshape(b, self.side, self.side, -1).transpose(1, 2).reshape(b, n, -1)  # (B, N, d_llm)
         if self.summary is None:
             return tokens
-        b, n, d = features.shape
         grid = features.transpose(1, 2).reshape(b, d, self.side, self.side)  # (B, d_enc, s, s), row-major
         pooled = F.adaptive_avg_pool2d(grid, self.regions)  # (B, d_enc, g, g)
         summary = self.summary(pooled.permute(0, 2, 3, 1).reshape(b, 1, -1))  # (B, 1, g*g*d_enc) -> (B, 1, d_llm)
@@ -76,14 +95,16 @@ class _TokenWise(nn.Module):
 class LinearConnector(_TokenWise):
     """One linear map per token (LLaVA-1.0)."""
 
-    def __init__(self, in_dim: int, out_dim: int, in_tokens: int, positions: bool = False, regions: int = 0):
-        super().__init__(nn.Linear(in_dim, out_dim), in_dim, out_dim, in_tokens, positions, regions)
+    def __init__(self, in_dim: int, out_dim: int, in_tokens: int, positions: bool = False, regions: int = 0,
+                 order: str = "rows"):
+        super().__init__(nn.Linear(in_dim, out_dim), in_dim, out_dim, in_tokens, positions, regions, order)
 
 
 @CONNECTORS.register("mlp2x_gelu")
 class MLPConnector(_TokenWise):
     """Linear -> GELU -> Linear per token (LLaVA-1.5, LLaVA-Med)."""
 
-    def __init__(self, in_dim: int, out_dim: int, in_tokens: int, positions: bool = False, regions: int = 0):
+    def __init__(self, in_dim: int, out_dim: int, in_tokens: int, positions: bool = False, regions: int = 0,
+                 order: str = "rows"):
         super().__init__(nn.Sequential(nn.Linear(in_dim, out_dim), nn.GELU(), nn.Linear(out_dim, out_dim)),
-                         in_dim, out_dim, in_tokens, positions, regions)
+                         in_dim, out_dim, in_tokens, positions, regions, order)

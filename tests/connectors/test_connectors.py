@@ -117,3 +117,50 @@ def test_regions_append_one_summary_token_of_the_pooled_regions():
         CONNECTORS.get("mlp2x_gelu")(24, 40, 20, regions=2)
     with pytest.raises(ValueError, match="1 <= regions <= its side"):
         CONNECTORS.get("linear")(24, 40, 36, regions=7)
+
+
+def test_a_table_added_to_a_model_saved_without_one_starts_as_the_grid(tmp_path):
+    """Fine-tuning a saved model with `positions: true` switched on (its folder has no table): the new
+    parameter is the sine-cosine grid, not uninitialised memory (transformers leaves missing keys to
+    the model's init), and the saved weights load unchanged."""
+    import json
+
+    from tiny import tiny_model_dict
+
+    from medmllm.build import build_model
+    from medmllm.checkpoint import load_pretrained
+    from medmllm.config import ModelConfig, from_dict
+    from medmllm.connectors.mlp import grid_positions
+
+    model, processor = build_model(from_dict(ModelConfig, tiny_model_dict(("image",))), ["Is there a nodule? yes no"] * 20)
+    model.save_pretrained(tmp_path / "m")
+    processor.save_pretrained(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["connectors"]["image"]["params"] = {"positions": True}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    loaded = load_pretrained(tmp_path / "m")[0]
+    table = loaded.connectors["image"].positions
+    torch.testing.assert_close(table.detach(), grid_positions(*table.shape))
+    torch.testing.assert_close(loaded.connectors["image"].proj[0].weight, model.connectors["image"].proj[0].weight)
+
+
+def test_order_columns_reads_the_grid_column_by_column():
+    """`order: columns`: the projected 6 x 6 grid goes to the LLM column by column, so the image's left
+    half is the first 18 tokens and its right half the last 18; each token is the one `rows` gives at
+    the transposed place. A non-square grid or an unknown order is refused."""
+    torch.manual_seed(0)
+    rows = CONNECTORS.get("mlp2x_gelu")(24, 40, 36)
+    cols = CONNECTORS.get("mlp2x_gelu")(24, 40, 36, order="columns")
+    cols.load_state_dict(rows.state_dict())
+    x = torch.randn(2, 36, 24)
+    by_rows, by_cols = rows(x), cols(x)  # (2, 36, 40) each
+    for r in range(6):
+        for c in range(6):
+            torch.testing.assert_close(by_cols[:, c * 6 + r], by_rows[:, r * 6 + c])
+    left = {r * 6 + c for r in range(6) for c in range(3)}
+    first18 = {int((by_rows[0] - t).abs().sum(-1).argmin()) for t in by_cols[0, :18]}
+    assert first18 == left
+    with pytest.raises(ValueError, match="square token grid"):
+        CONNECTORS.get("linear")(24, 40, 20, order="columns")
+    with pytest.raises(ValueError, match="'rows', or 'columns'"):
+        CONNECTORS.get("linear")(24, 40, 36, order="diagonal")
