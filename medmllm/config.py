@@ -116,8 +116,10 @@ class DataConfig:
     num_workers: int = 0
     """DataLoader worker processes decoding files (0: in the training process)."""
     pack_turns: int = 1
-    """Merge up to this many single-turn records with the same inputs (several questions about one
-    image) into one multi-turn sample, so the image is encoded once for all of them (1: off)."""
+    """Pack up to this many records with the same inputs (several questions about one image) into one
+    sample, so the image is encoded once for all of them (1: off). Each record sees the image and itself
+    only, as alone (`ManifestDataset.process_apart`); with a Hugging Face VLM they are merged as turns
+    of one chat instead."""
     group_by_length: bool = False
     """Batch samples of similar token length together (transformers' `LengthGroupedSampler`: shuffled,
     then sorted within mega-batches of 50 batches), which cuts padding. Lengths come from the packing

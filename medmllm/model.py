@@ -15,6 +15,8 @@ Design (after torchtune's EarlyFusionModel and transformers' modeling_llava):
 * It is a `PreTrainedModel` with `GenerationMixin`: safetensors save/load, `generate()` with
   the KV cache (modality inputs are used only in the prefill step; placeholder ids are never
   generated), peft-compatible.
+* Packed training records (`data.pack_turns`) come with `segments` (B, L): each record attends to
+  the shared inputs and itself only (`llm/mask.py`), as if alone.
 * Under DDP every trainable parameter must take part in each step: a trainable branch whose
   modality is absent from the batch adds 0 * its parameters to the embeddings.
 * Sub-module builders are registries (`ENCODERS`, `CONNECTORS`); the config stores each
@@ -33,6 +35,7 @@ from .connectors import CONNECTORS
 from .data.processor import IGNORE_INDEX
 from .encoders import ENCODERS
 from .llm.loss import weighted_nll
+from .llm.mask import packed_attention
 
 
 class MedMLLMConfig(PreTrainedConfig):
@@ -135,12 +138,17 @@ class MedMLLM(PreTrainedModel, GenerationMixin):
     def forward(self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
                 labels: torch.LongTensor | None = None, image: torch.Tensor | None = None,
                 volume: torch.Tensor | None = None, ecg: torch.Tensor | None = None,
-                inputs_embeds: torch.Tensor | None = None, **kwargs) -> CausalLMOutputWithPast:
+                inputs_embeds: torch.Tensor | None = None, segments: torch.LongTensor | None = None,
+                **kwargs) -> CausalLMOutputWithPast:
         """`input_ids` (B, L) with expanded placeholders; `image` (n_img, C, H, W), `volume`
-        (n_vol, 1, D, H, W), `ecg` (n_ecg, leads, samples); `labels` (B, L), -100 where no loss.
-        Other keyword arguments (`cache`, `position_ids`, `use_cache`, ...) go to the LLM."""
+        (n_vol, 1, D, H, W), `ecg` (n_ecg, leads, samples); `labels` (B, L), -100 where no loss;
+        `segments` (B, L): packed records kept apart (`llm/mask.py`, with `position_ids`). Other keyword
+        arguments (`cache`, `position_ids`, `use_cache`, ...) go to the LLM."""
         if inputs_embeds is None:
             inputs_embeds = self.embed(input_ids, {"image": image, "volume": volume, "ecg": ecg})  # (B, L, d_llm)
+        if segments is not None:  # packed records kept apart: each sees the shared inputs and itself
+            attention_mask = packed_attention(segments, inputs_embeds.dtype,
+                                              additive=self.llm.config._attn_implementation == "eager")  # (B, 1, L, L)
         if labels is not None and self.training and (self.answer_head_only or self.turn_weight_power):
             if self._plain_head():
                 return self._answer_loss(inputs_embeds, attention_mask, labels, **kwargs)

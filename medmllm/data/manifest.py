@@ -2,8 +2,8 @@
 
 Only byte offsets are kept in memory; a record is parsed (and its turns normalised, see
 `records.py`) when it is used. Bad records fail with their location, or are counted and skipped
-(`on_error="skip"`). With `pack_turns` > 1, records about the same inputs are merged into one
-multi-turn sample while it fits `max_length`.
+(`on_error="skip"`). With `pack_turns` > 1, records about the same inputs are packed into one
+sample while it fits `max_length`, each kept apart from the others (`ManifestDataset.process_apart`).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from ..chat import PLACEHOLDERS
 from ..errors import MedMLLMError, brief
 from .lengths import token_counts
-from .processor import MedMLLMProcessor
+from .processor import IGNORE_INDEX, MedMLLMProcessor
 from .records import check_record, conversation, iter_manifest, read_record, record_inputs
 
 
@@ -28,12 +28,15 @@ class ManifestDataset(Dataset):
     def __init__(self, manifests: list[str | Path], processor: MedMLLMProcessor, max_length: int = 512,
                  on_error: str = "fail", pack_turns: int = 1):
         self.processor, self.max_length, self.on_error = processor, max_length, on_error
+        self.isolate = pack_turns > 1 and processor.isolates_packed_records
+        """Packed records kept apart (`process_apart`)."""
         self.paths = [Path(m) for m in manifests]
         self.file_idx, self.offsets, self.lines = array("i"), array("q"), array("i")
         self.skipped: list[str] = []
         modalities = set(processor.settings.num_tokens)
         by_inputs: dict[tuple, list[int]] = {}
         convs: list[list[dict]] = []  # each record alone, then twice (packing only)
+        prefixes: dict[int, str] = {}  # record -> its shared prefix, when kept apart (`shared_prefix`)
         for k, path in enumerate(self.paths):
             for lineno, offset, rec in iter_manifest(path):
                 problem = str(rec) if isinstance(rec, MedMLLMError) else None
@@ -44,7 +47,10 @@ class ManifestDataset(Dataset):
                     self._fail(problem)
                     continue
                 if pack_turns > 1:  # records sharing a manifest and inputs, grouped in this same pass
-                    key = (k, json.dumps(record_inputs(rec), sort_keys=True))
+                    prefix = shared_prefix(rec) if self.isolate else None
+                    if prefix is not None:
+                        prefixes[len(self.offsets)] = prefix
+                    key = (k, json.dumps(record_inputs(rec), sort_keys=True), prefix)
                     by_inputs.setdefault(key, []).append(len(self.offsets))
                     convs += [conversation(rec), merge_turns([rec, rec])["conversations"]]
                 self.file_idx.append(k), self.offsets.append(offset), self.lines.append(lineno)
@@ -53,6 +59,13 @@ class ManifestDataset(Dataset):
         counts = token_counts(processor, convs)  # in one batch: see `lengths.py`
         lengths = counts[0::2]  # tokens of a record alone, and as a later turn (its length twice, less alone)
         extras = [twice - alone for alone, twice in zip(counts[0::2], counts[1::2])]
+        first: dict[str, int] = {}
+        for i, prefix in prefixes.items():
+            first.setdefault(prefix, i)
+        self.shared = {prefix: self._shared_tokens(convs[2 * i]) for prefix, i in first.items()}
+        """Tokens of each shared prefix: a record kept apart adds the rest of its tokens to a packed item."""
+        for i, prefix in prefixes.items():
+            extras[i] = lengths[i] - self.shared[prefix]
         # with packing, item i is up to `pack_turns` records about the same inputs that fit in max_length
         self.sizes: list[int] | None = [] if pack_turns > 1 else None  # tokens of each packed item
         self.groups = [group for idx in by_inputs.values() for group in self._pack(idx, lengths, extras, pack_turns)] \
@@ -111,15 +124,47 @@ class ManifestDataset(Dataset):
         raise MedMLLMError(f"{', '.join(map(str, self.paths))}: no record could be loaded")
 
     def _load(self, i: int) -> dict:
-        if self.groups is not None:
-            i, rec = self.groups[i][0], merge_turns([self.record(j) for j in self.groups[i]])
-        else:
-            rec = self.record(i)
-        return self.process(rec, self.paths[self.file_idx[i]].parent)
+        if self.groups is None:
+            return self.process(self.record(i), self.paths[self.file_idx[i]].parent)
+        parts = [self.record(j) for j in self.groups[i]]
+        root = self.paths[self.file_idx[self.groups[i][0]]].parent
+        packed = self.process_apart(parts, root) if self.isolate and len(parts) > 1 else None
+        return packed if packed is not None else self.process(merge_turns(parts), root)
 
-    def process(self, rec: dict, root: Path) -> dict:
+    def _shared_tokens(self, conv: list[dict]) -> int:
+        """How many tokens of `conv` come up to its last input placeholder (0 with none)."""
+        placeholders = self.processor.placeholder_ids()
+        ids = self.processor.encode(conv)["input_ids"]
+        return 1 + max((t for t, tok in enumerate(ids) if tok in placeholders), default=-1)
+
+    def process_apart(self, parts: list[dict], root: Path) -> dict | None:
+        """Records about the same inputs, packed and kept apart. Each is encoded alone; their shared prefix
+        (the template's header and the inputs' placeholders, `shared_prefix`) comes once, then each
+        record's other tokens, which `segments` numbers 1, 2, ... (0: shared) and whose `position_ids`
+        start where the prefix ends, as they would alone. Under the mask `llm/mask.py` builds from them,
+        every record's tokens see what they would see alone: the loss is that of the records one by one,
+        with the inputs encoded once. None if the prefixes' tokens differ after all (then merged as turns)."""
         p = self.processor
-        sample = p.encode(conversation(rec))
+        encoded = [p.encode(conversation(rec)) for rec in parts]
+        first = encoded[0]["input_ids"]
+        shared = self.shared.get(shared_prefix(parts[0]))
+        if shared is None or any(e["input_ids"][:shared] != first[:shared] or
+                                 any(lab != IGNORE_INDEX for lab in e["labels"][:shared]) for e in encoded):
+            return None
+        sample = {"input_ids": first[:shared], "labels": encoded[0]["labels"][:shared], "segments": [0] * shared,
+                  "position_ids": list(range(shared))}
+        for k, e in enumerate(encoded, start=1):
+            n = len(e["input_ids"]) - shared
+            sample["input_ids"] += e["input_ids"][shared:]
+            sample["labels"] += e["labels"][shared:]
+            sample["segments"] += [k] * n
+            sample["position_ids"] += range(shared, shared + n)
+        return self.process(parts[0], root, sample)
+
+    def process(self, rec: dict, root: Path, sample: dict[str, list[int]] | None = None) -> dict:
+        """One record as tensors (`sample`: its tokens, when already encoded), cut to `max_length`."""
+        p = self.processor
+        sample = sample or p.encode(conversation(rec))
         if len(sample["input_ids"]) > self.max_length:
             expected = sum(p.settings.num_tokens[m] * len(v) for m, v in record_inputs(rec).items())
             cut = sample["input_ids"][: self.max_length]
@@ -132,6 +177,26 @@ class ManifestDataset(Dataset):
         for modality, paths in record_inputs(rec).items():
             out.update(p.inputs(modality, [root / path for path in paths]))
         return out
+
+
+def shared_prefix(rec: dict) -> str | None:
+    """What records about the same inputs share ahead of their own text, as a key: the system turns and
+    the first user turn up to the end of its last placeholder ('' for a record without placeholders).
+    None when a placeholder comes after the first user turn: such records are merged as turns of one chat."""
+    head: list[dict] = []
+    for n, turn in enumerate(conversation(rec)):
+        if turn["role"] == "system":
+            head.append(turn)
+            continue
+        text = turn["content"]
+        if turn["role"] != "user" or not isinstance(text, str):
+            return None
+        end = max((text.rfind(ph) + len(ph) for ph in PLACEHOLDERS.values() if ph in text), default=0)
+        later = conversation(rec)[n + 1:]
+        if any(ph in str(t["content"]) for t in later for ph in PLACEHOLDERS.values()):
+            return None
+        return json.dumps([*head, {"role": "user", "content": text[:end]}]) if end else ""
+    return None
 
 
 def merge_turns(records: list[dict]) -> dict:

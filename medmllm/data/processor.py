@@ -85,6 +85,10 @@ class MedMLLMProcessor:
     plain_pieces = True
     """`pieces` are strings with plain contents, tokenised as they are (so `lengths.token_counts` may
     count many conversations from one rendering per shape)."""
+    isolates_packed_records = True
+    """Records packed into one sample (`data.pack_turns`) are kept apart, each seeing the shared inputs
+    and itself only (`ManifestDataset.process_apart`): the model must take a 4-D attention mask and
+    position ids, as MedMLLM's LLM does."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, settings: ProcessorSettings):
         self.tokenizer = tokenizer

@@ -52,6 +52,9 @@ class VLMSettings(VLMInputs):
 
 
 class VLMProcessor(MedMLLMProcessor):
+    isolates_packed_records = False
+    """Packed records keep one causal mask: the families' own position schemes (Qwen's M-RoPE) are worked
+    out from a 2-D mask, so a later record also sees the earlier ones' questions and answers."""
     config_name = SETTINGS
     plain_pieces = False  # image parts in the contents; markers expanded before tokenising
 

@@ -109,3 +109,73 @@ def test_token_counts_equal_encode_for_any_template(tiny_model):
         p.tokenizer = copy.deepcopy(proc.tokenizer)
         p.tokenizer.chat_template = template
         assert token_counts(p, convs) == [len(p.encode(c)["input_ids"]) for c in convs], template[:60]
+
+
+def _records(tmp_path, rows):
+    Image.new("L", (40, 40), 100).save(tmp_path / "a.png")
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(
+        {"image": "a.png", "conversations": [{"from": "human", "value": q}, {"from": "gpt", "value": a}]}) + "\n"
+        for q, a in rows))
+    return tmp_path / "m.jsonl"
+
+
+def test_packed_records_are_kept_apart(tiny_model, tmp_path):
+    """Records packed into one item see the image and themselves only: the template's header and the
+    image's placeholders come once (segment 0), then each record's own tokens (segments 1, 2, 3) with
+    positions restarting where the image ends. Every token's logits, and so the loss, are those of its
+    record alone (eager and SDPA attention), so an earlier record's answer ("left") cannot tell a later
+    one its answer, as it could in a merged chat."""
+    import torch
+
+    from medmllm.data.collate import collate
+
+    model, proc = tiny_model
+    rows = [("<image>\nIs there a pleural effusion?", "yes"), ("<image>\nOn which side?", "left"),
+            ("<image>\nIs there a left pleural effusion?", "yes")]
+    manifest = _records(tmp_path, rows)
+    packed = ManifestDataset([manifest], proc, pack_turns=4)
+    alone = ManifestDataset([manifest], proc)
+    assert len(packed) == 1 and packed.lengths() == [len(packed[0]["input_ids"])]
+    item, singles = packed[0], [alone[i] for i in range(3)]
+    image_id = proc.tokenizer.convert_tokens_to_ids("<image>")
+    shared = 1 + max(t for t, tok in enumerate(item["input_ids"].tolist()) if tok == image_id)
+    sizes = [len(s["input_ids"]) - shared for s in singles]
+    assert item["segments"].tolist() == [0] * shared + [1] * sizes[0] + [2] * sizes[1] + [3] * sizes[2]
+    assert item["position_ids"].tolist() == [*range(shared)] + [p for n in sizes for p in range(shared, shared + n)]
+    model.eval()
+    batch = collate([item], proc.tokenizer.pad_token_id)
+    for implementation in ("eager", "sdpa"):
+        model.llm.config._attn_implementation = implementation
+        with torch.no_grad():
+            logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[0]  # (L, vocab)
+            for k, single in enumerate(singles, start=1):
+                one = collate([single], proc.tokenizer.pad_token_id)
+                expected = model(**{k: v for k, v in one.items() if k != "labels"}).logits[0]  # (L_k, vocab)
+                mine = item["segments"] == k
+                torch.testing.assert_close(logits[mine], expected[shared:], rtol=1e-4, atol=1e-5)
+                torch.testing.assert_close(logits[:shared], expected[:shared], rtol=1e-4, atol=1e-5)
+    with torch.no_grad():
+        merged = ManifestDataset([manifest], proc, pack_turns=4)
+        merged.isolate = False  # the old merged chat: record 3 sees record 2's "left"
+        chat = merged[0]
+        assert "segments" not in chat and len(chat["input_ids"]) > len(item["input_ids"])
+
+
+def test_records_with_text_before_the_image_are_merged_as_turns(tiny_model, tmp_path):
+    """Where the image comes after text, the records share no prefix ending in the image: they are not
+    kept apart but merged as turns of one chat, as before; a VLM processor never keeps them apart."""
+    from medmllm.data.manifest import shared_prefix
+
+    _, proc = tiny_model
+    manifest = _records(tmp_path, [("Is there an effusion?\n<image>", "yes"), ("Which side? <image>", "left")])
+    ds = ManifestDataset([manifest], proc, pack_turns=4)
+    assert len(ds) == 2 and all("segments" not in ds[i] for i in range(2))  # different prefixes: not packed
+    rec = {"conversations": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "a"},
+                             {"role": "user", "content": "<image>\nAnd here?"}, {"role": "assistant", "content": "b"}]}
+    assert shared_prefix(rec) is None
+    assert shared_prefix({"conversations": [{"role": "user", "content": "<image><image>\nQ"},
+                                            {"role": "assistant", "content": "a"}]}) == \
+        json.dumps([{"role": "user", "content": "<image><image>"}])
+    from medmllm.vlm.processor import VLMProcessor
+
+    assert proc.isolates_packed_records and not VLMProcessor.isolates_packed_records

@@ -1,0 +1,25 @@
+"""The attention mask of packed records kept apart (`medmllm/llm/mask.py`)."""
+import torch
+
+from medmllm.llm.mask import packed_attention
+
+
+def test_each_record_sees_the_shared_prefix_and_itself():
+    """Segments [0, 0, 1, 1, 2, 2, -1]: the prefix is causal; record 1 sees the prefix and its earlier
+    tokens; record 2 the prefix and itself, never record 1; padding sees itself only. The additive form
+    is 0 where allowed and the dtype's minimum elsewhere."""
+    segments = torch.tensor([[0, 0, 1, 1, 2, 2, -1]])
+    expected = torch.tensor([
+        [1, 0, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0, 0, 0],
+        [1, 1, 1, 0, 0, 0, 0],
+        [1, 1, 1, 1, 0, 0, 0],
+        [1, 1, 0, 0, 1, 0, 0],
+        [1, 1, 0, 0, 1, 1, 0],
+        [0, 0, 0, 0, 0, 0, 1]], dtype=torch.bool)
+    mask = packed_attention(segments, torch.float32, additive=False)
+    assert mask.shape == (1, 1, 7, 7) and torch.equal(mask[0, 0], expected)
+    additive = packed_attention(segments, torch.bfloat16, additive=True)
+    assert additive.dtype == torch.bfloat16
+    assert torch.equal(additive[0, 0] == 0, expected)
+    assert torch.all(additive[0, 0][~expected] == torch.finfo(torch.bfloat16).min)
