@@ -43,7 +43,26 @@ def score(model: Path, data: Path, out: Path) -> dict:
                      if "closed_accuracy" in v})
     return {"closed_accuracy": vqa["scores"]["closed_accuracy"], "n_closed": vqa["scores"]["n_closed"],
             "open_recall": vqa["scores"]["open_recall"], "reasoning": reason["scores"]["closed_accuracy"],
-            "families": families}
+            "families": families, "other_side": other_side(out / "predictions.jsonl", data / "xray_vqa_test.jsonl")}
+
+
+def other_side(predictions: Path, manifest: Path) -> list[int]:
+    """[right, asked]: the closed side questions ("Is there a left pneumothorax?") whose finding the image
+    has on the other side, the only ones a model cannot answer from the finding's presence alone."""
+    findings = {}
+    for line in manifest.read_text().splitlines():
+        rec = json.loads(line)
+        findings[rec["id"]] = rec["meta"]["findings"]
+    right = asked = 0
+    for line in predictions.read_text().splitlines():
+        p = json.loads(line)
+        finding, _, side = p["category"].partition("_")
+        if finding in ("effusion", "pneumothorax") and side in ("left", "right") and p["id"] in findings:
+            f = findings[p["id"]]
+            if f[finding] and f[f"{finding}_side"] != side:
+                asked += 1
+                right += int(p["scores"]["closed_accuracy"] == 1.0)
+    return [right, asked]
 
 
 def demo_row(run: Path) -> dict:
@@ -73,6 +92,9 @@ def tables(summary: dict) -> str:
     sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
     lines.append(f"| **{len(pairs)} pairs** | | | | | | mean {statistics.mean(acc):.3f}, sd {sd:.3f}, "
                  f"{min(acc):.3f}–{max(acc):.3f} | mean {statistics.mean(p['reasoning'] for p in pairs):.3f} |")
+    hard = [p["other_side"] for p in pairs if "other_side" in p]
+    lines += ["", f"Effusion and pneumothorax side questions with the finding on the other side: "
+              f"{sum(r for r, _ in hard)} of {sum(n for _, n in hard)} right over the {len(hard)} pairs."]
     lines += ["", "| family | mean | min | max |", "|---|---|---|---|"]
     for family in sorted({f for p in pairs for f in p["families"]}):
         values = [p["families"][family] for p in pairs if family in p["families"]]
