@@ -4,8 +4,9 @@ from __future__ import annotations
 import torch
 
 TEXT_KEYS = ("input_ids", "labels", "attention_mask", "segments", "position_ids")
-"""Per-token keys (padded; `segments` and `position_ids` only from packed records, `ManifestDataset.process_apart`); every other key of a sample holds its inputs (a processor's `inputs`: the
-modality's tensors for a MedMLLM, pixel values for a Hugging Face VLM), concatenated along dim 0."""
+"""Per-token keys (padded; `segments` and `position_ids` only from packed records kept apart,
+`ManifestDataset.process_apart`); every other key of a sample holds its inputs (a processor's `inputs`:
+the modality's tensors for a MedMLLM, pixel values for a Hugging Face VLM), concatenated along dim 0."""
 
 
 def collate(batch: list[dict | None], pad_id: int, left_pad: bool = False) -> dict[str, torch.Tensor]:

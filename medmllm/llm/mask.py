@@ -23,4 +23,5 @@ def packed_attention(segments: torch.Tensor, dtype: torch.dtype, additive: bool)
     allowed = (allowed | torch.eye(width, dtype=torch.bool, device=segments.device))[:, None]  # (B, 1, L, L)
     if not additive:
         return allowed
-    return torch.zeros(allowed.shape, dtype=dtype, device=segments.device).masked_fill(~allowed, torch.finfo(dtype).min)
+    blocked = torch.finfo(dtype).min
+    return torch.zeros(allowed.shape, dtype=dtype, device=segments.device).masked_fill(~allowed, blocked)

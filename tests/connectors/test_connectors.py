@@ -132,7 +132,8 @@ def test_a_table_added_to_a_model_saved_without_one_starts_as_the_grid(tmp_path)
     from medmllm.config import ModelConfig, from_dict
     from medmllm.connectors.mlp import grid_positions
 
-    model, processor = build_model(from_dict(ModelConfig, tiny_model_dict(("image",))), ["Is there a nodule? yes no"] * 20)
+    spec = from_dict(ModelConfig, tiny_model_dict(("image",)))
+    model, processor = build_model(spec, ["Is there a nodule? yes no"] * 20)
     model.save_pretrained(tmp_path / "m")
     processor.save_pretrained(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
