@@ -147,8 +147,12 @@ class MedMLLM(PreTrainedModel, GenerationMixin):
         if inputs_embeds is None:
             inputs_embeds = self.embed(input_ids, {"image": image, "volume": volume, "ecg": ecg})  # (B, L, d_llm)
         if segments is not None:  # packed records kept apart: each sees the shared inputs and itself
+            attention = self.llm.config._attn_implementation
+            if attention not in ("eager", "sdpa"):
+                raise ValueError(f"packed records (data.pack_turns > 1) need eager or sdpa attention for their "
+                                 f"block mask, not {attention}: set data.pack_turns=1")
             attention_mask = packed_attention(segments, inputs_embeds.dtype,
-                                              additive=self.llm.config._attn_implementation == "eager")  # (B, 1, L, L)
+                                              additive=attention == "eager")  # (B, 1, L, L)
         if labels is not None and self.training and (self.answer_head_only or self.turn_weight_power):
             if self._plain_head():
                 return self._answer_loss(inputs_embeds, attention_mask, labels, **kwargs)

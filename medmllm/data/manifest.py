@@ -35,7 +35,8 @@ class ManifestDataset(Dataset):
         self.skipped: list[str] = []
         modalities = set(processor.settings.num_tokens)
         by_inputs: dict[tuple, list[int]] = {}
-        convs: list[list[dict]] = []  # each record alone, then twice (packing only)
+        convs: list[list[dict]] = []  # each record alone (packing only)
+        twice: dict[int, list[dict]] = {}  # record -> itself twice, merged as turns (packed, not kept apart)
         prefixes: dict[int, str] = {}  # record -> its shared prefix, when kept apart (`shared_prefix`)
         for k, path in enumerate(self.paths):
             for lineno, offset, rec in iter_manifest(path):
@@ -50,22 +51,23 @@ class ManifestDataset(Dataset):
                     prefix = shared_prefix(rec) if self.isolate else None
                     if prefix is not None:
                         prefixes[len(self.offsets)] = prefix
+                    else:
+                        twice[len(self.offsets)] = merge_turns([rec, rec])["conversations"]
                     key = (k, json.dumps(record_inputs(rec), sort_keys=True), prefix)
                     by_inputs.setdefault(key, []).append(len(self.offsets))
-                    convs += [conversation(rec), merge_turns([rec, rec])["conversations"]]
+                    convs.append(conversation(rec))
                 self.file_idx.append(k), self.offsets.append(offset), self.lines.append(lineno)
         if not self.offsets:
             raise MedMLLMError(f"{', '.join(map(str, self.paths))}: no usable records")
-        counts = token_counts(processor, convs)  # in one batch: see `lengths.py`
-        lengths = counts[0::2]  # tokens of a record alone, and as a later turn (its length twice, less alone)
-        extras = [twice - alone for alone, twice in zip(counts[0::2], counts[1::2])]
+        counts = token_counts(processor, convs + list(twice.values()))  # in one batch: see `lengths.py`
+        lengths = counts[:len(convs)]  # tokens of each record alone
         first: dict[str, int] = {}
         for i, prefix in prefixes.items():
             first.setdefault(prefix, i)
-        self.shared = {prefix: self._shared_tokens(convs[2 * i]) for prefix, i in first.items()}
+        self.shared = {prefix: self._shared_tokens(convs[i]) for prefix, i in first.items()}
         """Tokens of each shared prefix: a record kept apart adds the rest of its tokens to a packed item."""
-        for i, prefix in prefixes.items():
-            extras[i] = lengths[i] - self.shared[prefix]
+        doubled = dict(zip(twice, counts[len(convs):]))  # merged as a later turn: its length twice, less alone
+        extras = [doubled[i] - n if i in doubled else n - self.shared[prefixes[i]] for i, n in enumerate(lengths)]
         # with packing, item i is up to `pack_turns` records about the same inputs that fit in max_length
         self.sizes: list[int] | None = [] if pack_turns > 1 else None  # tokens of each packed item
         self.groups = [group for idx in by_inputs.values() for group in self._pack(idx, lengths, extras, pack_turns)] \
@@ -184,7 +186,8 @@ def shared_prefix(rec: dict) -> str | None:
     the first user turn up to the end of its last placeholder ('' for a record without placeholders).
     None when a placeholder comes after the first user turn: such records are merged as turns of one chat."""
     head: list[dict] = []
-    for n, turn in enumerate(conversation(rec)):
+    turns = conversation(rec)
+    for n, turn in enumerate(turns):
         if turn["role"] == "system":
             head.append(turn)
             continue
@@ -192,8 +195,7 @@ def shared_prefix(rec: dict) -> str | None:
         if turn["role"] != "user" or not isinstance(text, str):
             return None
         end = max((text.rfind(ph) + len(ph) for ph in PLACEHOLDERS.values() if ph in text), default=0)
-        later = conversation(rec)[n + 1:]
-        if any(ph in str(t["content"]) for t in later for ph in PLACEHOLDERS.values()):
+        if any(ph in str(t["content"]) for t in turns[n + 1:] for ph in PLACEHOLDERS.values()):
             return None
         return json.dumps([*head, {"role": "user", "content": text[:end]}]) if end else ""
     return None
