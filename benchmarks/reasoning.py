@@ -16,7 +16,12 @@ and on another modality.
    (a) the x-ray reasoning test split, training families; (b) the same split's held-out families,
    which neither the start model nor the arms trained on: `ctr_value` (measuring) and
    `nodules_left_gt_right` (counting); (c) the ECG reasoning test split (another modality, its own
-   encoder; ECG reasoning was never trained, ECG questions were).
+   encoder; ECG reasoning was never trained, ECG questions were). The start and final models also
+   without the prefill (the question alone).
+
+A second call with the same `--out` trains nothing that is there and generates no answer it has
+cached: it adds seeds or evaluations a run lacks. `--model-set` changes the start model's size
+(`reasoning_scale.py`).
 
     .venv/bin/python benchmarks/reasoning.py --out runs/reasoning --minutes 6 --seeds 0 1
 """
@@ -28,6 +33,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from medmllm.files import atomic_write
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _arms import checkpoints, step_of, train  # noqa: E402
@@ -52,9 +59,11 @@ def verdict(pred: str, ref: str) -> tuple[bool, bool]:
     return R.get("answer_match")(pred, ref) >= 0.999, R.get("format")(pred, ref) >= 0.999
 
 
-def accuracy(model: Path, manifest: Path, out: Path, samples: int = 1, limit: int | None = None) -> dict:
-    """Accuracy and well-formed rate of `model` on a reasoning manifest (greedy, `<think>` prefilled,
-    128 new tokens; `samples` > 1: self-consistency at T 0.7), overall and per question family."""
+def accuracy(model: Path, manifest: Path, out: Path, samples: int = 1, limit: int | None = None,
+             think: bool = True) -> dict:
+    """Accuracy and well-formed rate of `model` on a reasoning manifest (greedy, `<think>` prefilled
+    unless `think` is False, 128 new tokens; `samples` > 1: self-consistency at T 0.7), overall and per
+    question family. Answers are cached in `out`, so a rerun scores without generating."""
     from medmllm.eval.backends import BACKENDS
     from medmllm.eval.evaluate import Decoding, run
     from medmllm.eval.tasks import resolve
@@ -63,7 +72,7 @@ def accuracy(model: Path, manifest: Path, out: Path, samples: int = 1, limit: in
     task = resolve(f"medsynth-{modality}-reason={manifest}", None)
     t = time.perf_counter()
     run(BACKENDS.get("local")(model, batch_size=32), [task], out, blank=False, limit=limit,
-        decoding=Decoding(think=True, samples=samples, temperature=0.7, max_new_tokens=128))
+        decoding=Decoding(think=think, samples=samples, temperature=0.7, max_new_tokens=128))
     preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     marks = [verdict(p["pred"], p["ref"]) for p in preds]
     by_type: dict[str, list[bool]] = {}
@@ -96,10 +105,11 @@ def cli(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "medmllm.cli", *args], check=True, stdout=subprocess.DEVNULL)
 
 
-def start_model(out: Path, n: int, n_ecg: int) -> tuple[Path, dict[str, Path], dict]:
-    """MedSynth data, the answers-only manifests and tests, and the start model (reused when present)."""
+def start_model(out: Path, n: int, n_ecg: int, model_set: list[str]) -> tuple[Path, dict[str, Path], dict]:
+    """MedSynth data, the answers-only manifests and tests, and the start model (reused when present);
+    `model_set`: overrides of the demo model (`model.llm.config.hidden_size=256`), given to align."""
     data = out / "data"
-    if not (data / "ecg_reason_test.jsonl").exists():
+    if not (data / "ecg" / "ecg_reason_test.jsonl").exists():
         cli("synth", "--out", str(data / "xray"), "--modalities", "xray", "--n", str(n), "--seed", "0")
         cli("synth", "--out", str(data / "ecg"), "--modalities", "ecg", "--n", str(n_ecg), "--seed", "0")
     x, e = data / "xray", data / "ecg"
@@ -112,10 +122,11 @@ def start_model(out: Path, n: int, n_ecg: int) -> tuple[Path, dict[str, Path], d
     if not model.exists():
         reports = [x / "xray_report_train.jsonl", e / "ecg_report_train.jsonl"]
         encoders = [f"model.encoders.ecg={json.dumps(ECG)}", "model.connectors.ecg={name: mlp2x_gelu}"]
-        t = time.perf_counter()
-        cli("train", "medmllm/configs/demo_align.yaml", f"data.train=[{','.join(map(str, reports))}]", *encoders,
-            f"train.output_dir={out / 'start' / 'align'}", "train.epochs=2", *ONE_PROCESS)
-        times["align_seconds"] = round(time.perf_counter() - t, 1)
+        if not (out / "start" / "align" / "model").exists():  # an interrupted run keeps its align stage
+            t = time.perf_counter()
+            cli("train", "medmllm/configs/demo_align.yaml", f"data.train=[{','.join(map(str, reports))}]", *encoders,
+                f"train.output_dir={out / 'start' / 'align'}", "train.epochs=2", *ONE_PROCESS, *model_set)
+            times["align_seconds"] = round(time.perf_counter() - t, 1)
         sft = [x / "xray_vqa_train.jsonl", e / "ecg_vqa_train.jsonl", reason_train, *reports]
         t = time.perf_counter()
         cli("train", "medmllm/configs/demo_sft.yaml", f"data.train=[{','.join(map(str, sft))}]",
@@ -135,24 +146,36 @@ def main() -> None:
                     help="checkpoint every this many steps (SFT makes ~4x the steps of GRPO per minute)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="train.seed of both arms, one pair per seed")
     ap.add_argument("--limit", type=int, default=240, help="records per test set (the first ones)")
+    ap.add_argument("--model-set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="overrides of the start model, e.g. model.llm.config.hidden_size=256 (the scale study)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    start, sets, times = start_model(args.out, args.n, args.n_ecg)
+    start, sets, times = start_model(args.out, args.n, args.n_ecg, args.model_set)
     tests = {k: v for k, v in sets.items() if k != "reason_train"}
-    evaluate = lambda model, where: {k: accuracy(model, m, where / k, limit=args.limit) for k, m in tests.items()}  # noqa: E731
-    summary: dict = {"minutes_each": args.minutes, "start_model": {**times, "test": evaluate(start, args.out / "eval_start")}}
+    evaluate = lambda model, where, think=True: {  # noqa: E731
+        k: accuracy(model, m, where / (k if think else f"{k}_no_prefill"), limit=args.limit, think=think)
+        for k, m in tests.items()}
+    old = json.loads((args.out / "summary.json").read_text()) if (args.out / "summary.json").exists() else {}
+    summary: dict = {**old, "minutes_each": args.minutes, "n": args.n, "model_set": args.model_set,
+                     "start_model": {**old.get("start_model", {}), **times,
+                                     "test": evaluate(start, args.out / "eval_start"),
+                                     "no_prefill": evaluate(start, args.out / "eval_start", think=False)}}
     for seed in args.seeds:
         for name, (config, extra) in ARMS.items():
-            run = args.out / f"seed{seed}" / name
-            wall = train(config, start, [sets["reason_train"]], run, args.minutes,
-                         [f"train.save_steps={args.save_steps[name == 'grpo']}", f"train.seed={seed}", *extra])
+            run, key = args.out / f"seed{seed}" / name, f"seed{seed}_{name}"
+            if (run / "model").exists() and key in old:  # a rerun scores what is there
+                wall = old[key]["train_wall_seconds"]
+            else:
+                wall = train(config, start, [sets["reason_train"]], run, args.minutes,
+                             [f"train.save_steps={args.save_steps[name == 'grpo']}", f"train.seed={seed}", *extra])
             curve = [{"checkpoint": c.name, "step": step_of(c), "test": evaluate(c, run.parent / f"eval_{name}_{c.name}")}
                      for c in checkpoints(run)]
-            summary[f"seed{seed}_{name}"] = {"train_wall_seconds": round(wall, 1), "curve": curve, "final": curve[-1]}
-            (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    summary["total_wall_seconds"] = round(time.perf_counter() - t0, 1)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    plot(args.out, summary, args.seeds)
+            summary[key] = {"train_wall_seconds": round(wall, 1), "curve": curve, "final": curve[-1],
+                            "no_prefill": evaluate(run / "model", run.parent / f"eval_{name}_model", think=False)}
+            atomic_write(args.out / "summary.json", json.dumps(summary, indent=2))
+    summary["total_wall_seconds"] = round(time.perf_counter() - t0 + old.get("total_wall_seconds", 0), 1)  # all calls
+    atomic_write(args.out / "summary.json", json.dumps(summary, indent=2))
+    plot(args.out, summary, sorted({int(k[4:].split("_")[0]) for k in summary if k.startswith("seed")}))
     print(json.dumps({k: v.get("final", v) if isinstance(v, dict) else v for k, v in summary.items()}, indent=2))
 
 
