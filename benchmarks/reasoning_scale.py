@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -32,16 +33,9 @@ def parameters(model: Path) -> dict:
     """Parameter counts of a saved MedMLLM: all, and the decoder's."""
     from safetensors import safe_open
 
-    counts = {"all": 0, "llm": 0}
     with safe_open(str(model / "model.safetensors"), "pt") as f:
-        for key in f.keys():
-            n = f.get_slice(key).get_shape()
-            size = 1
-            for d in n:
-                size *= d
-            counts["all"] += size
-            counts["llm"] += size if key.startswith("llm.") else 0
-    return counts
+        sizes = {key: math.prod(f.get_slice(key).get_shape()) for key in f.keys()}
+    return {"all": sum(sizes.values()), "llm": sum(n for key, n in sizes.items() if key.startswith("llm."))}
 
 
 def together(tests: dict) -> float:
